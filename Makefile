@@ -1,0 +1,45 @@
+# One target per chore. `make serve` and `make test` work on a machine that has never seen the project.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+DEV_INSTALLED := $(VENV)/.installed-dev
+
+.PHONY: serve test check fmt migrate revision clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALLED): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[postgres,redis]'
+	touch $@
+
+$(DEV_INSTALLED): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@ $(INSTALLED)
+
+serve: $(INSTALLED)  ## Install, migrate the database, serve the API on COLLOQUY_HOST:COLLOQUY_PORT
+	$(BIN)/colloquy db upgrade
+	$(BIN)/colloquy serve
+
+check: $(DEV_INSTALLED)  ## Lint, format check, types and import contracts
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: check  ## Everything CI runs: the checks, then the whole test suite
+	$(BIN)/pytest
+
+fmt: $(DEV_INSTALLED)
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
+
+migrate: $(INSTALLED)
+	$(BIN)/colloquy db upgrade
+
+revision: $(INSTALLED)  ## make revision m="what changed"
+	$(BIN)/colloquy db revision -m "$(m)"
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

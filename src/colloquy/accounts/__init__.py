@@ -1,0 +1,1 @@
+"""Users, authentication and logins (refresh-token families), administration and the audit log."""

@@ -1,0 +1,88 @@
+"""Builds the FastAPI application: settings, lifespan, middleware and routers; nothing else."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from colloquy import __version__
+from colloquy.accounts import service as accounts
+from colloquy.accounts.router import admin_router, auth_router, users_router
+from colloquy.core.database import Database, create_engine
+from colloquy.core.handlers import install_error_handlers
+from colloquy.core.health import metrics_router
+from colloquy.core.health import router as health_router
+from colloquy.core.logging import configure_logging
+from colloquy.core.middleware import RequestContextMiddleware
+from colloquy.core.ratelimit import RateLimiter
+from colloquy.core.security import PasswordHasher, TokenSigner
+from colloquy.core.settings import Settings
+
+
+def _redis_client(url: str | None) -> Any:
+    if url is None:
+        return None
+    from redis.asyncio import Redis
+
+    return Redis.from_url(url, socket_connect_timeout=3, socket_timeout=5)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    app.state.database = Database(create_engine(settings))
+    app.state.redis = _redis_client(settings.redis_url)
+    app.state.rate_limiter = RateLimiter(settings.redis_url)
+    app.state.auth_tools = accounts.AuthTools(
+        settings=settings,
+        hasher=PasswordHasher(settings),
+        signer=TokenSigner(settings),
+        limiter=app.state.rate_limiter,
+    )
+    try:
+        yield
+    finally:
+        if app.state.redis is not None:
+            await app.state.redis.aclose()
+        await app.state.database.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.check()
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    app = FastAPI(
+        title="Colloquy",
+        version=__version__,
+        summary="A self-hostable backend for AI chat and agent applications.",
+        lifespan=lifespan,
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url="/redoc" if settings.docs_enabled else None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
+        max_body_size=settings.max_body_size,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+
+    for router in (auth_router, users_router, admin_router, health_router):
+        app.include_router(router)
+    if settings.metrics_enabled:
+        app.include_router(metrics_router)
+
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=settings.cors_allow_credentials,
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=["X-Request-ID", "Retry-After"],
+    )
+    app.add_middleware(
+        RequestContextMiddleware,
+        trusted_proxies=settings.trusted_networks,
+        metrics_enabled=settings.metrics_enabled,
+        hsts=settings.is_production,
+    )
+    return app

@@ -1,0 +1,91 @@
+"""The `colloquy` command: serve the API, manage the database schema, create administrators."""
+
+import os
+from typing import Annotated
+
+import anyio
+import typer
+import uvicorn
+
+from colloquy.core import migrations
+from colloquy.core.settings import ConfigError, Settings
+
+app = typer.Typer(help="Colloquy: a self-hostable backend for AI chat and agent applications.")
+db_app = typer.Typer(help="Manage the database schema (Alembic migrations).")
+users_app = typer.Typer(help="Manage users.")
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+
+
+def _settings() -> Settings:
+    try:
+        settings = Settings()
+        settings.check()
+    except (ConfigError, ValueError) as exc:
+        typer.echo(f"colloquy: configuration error: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    return settings
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (COLLOQUY_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind (COLLOQUY_PORT).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the HTTP API."""
+    settings = _settings()
+    uvicorn.run(
+        "colloquy.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        access_log=False,
+        proxy_headers=False,
+        log_config=None,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply migrations up to REVISION (default: the latest)."""
+    migrations.upgrade(_settings().database_url, revision)
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument()] = "-1") -> None:
+    """Revert migrations down to REVISION (default: one step)."""
+    migrations.downgrade(_settings().database_url, revision)
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the revision the database is at."""
+    migrations.current(_settings().database_url)
+
+
+@db_app.command("revision")
+def db_revision(message: Annotated[str, typer.Option("-m", "--message")]) -> None:
+    """Generate a migration from the difference between the models and the database."""
+    migrations.revision(message, _settings().database_url)
+
+
+@users_app.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Option(help="The administrator's email.")],
+    name: Annotated[str, typer.Option(help="Display name.")] = "Administrator",
+) -> None:
+    """Create an administrator. The password comes from COLLOQUY_ADMIN_PASSWORD or a prompt."""
+    from colloquy.accounts.bootstrap import create_admin as create
+
+    settings = _settings()
+    password = os.environ.get("COLLOQUY_ADMIN_PASSWORD") or typer.prompt(
+        "Password", hide_input=True, confirmation_prompt=True
+    )
+    try:
+        user_id = anyio.run(create, settings, email, name, password)
+    except ValueError as exc:
+        typer.echo(f"colloquy: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
+    typer.echo(f"Created administrator {email} ({user_id}).")

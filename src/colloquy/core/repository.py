@@ -1,0 +1,49 @@
+"""Query helpers every domain's repository shares: pages, and loading a user's own row."""
+
+import uuid
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from colloquy.core.pagination import PageParams
+
+T = TypeVar("T")
+M = TypeVar("M")
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, with the user's wildcards taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def paginate(
+    session: AsyncSession, statement: Select[T], page: PageParams
+) -> tuple[Sequence[T], int]:
+    """One query for the page and one for the total, whatever the filters."""
+    total = await session.scalar(
+        select(func.count()).select_from(statement.order_by(None).subquery())
+    )
+    rows = await session.scalars(statement.limit(page.limit).offset(page.offset))
+    return rows.all(), int(total or 0)
+
+
+async def get_owned(
+    session: AsyncSession,
+    model: type[M],
+    object_id: uuid.UUID,
+    owner_id: uuid.UUID,
+    *,
+    owner_column: str = "owner_id",
+    for_update: bool = False,
+) -> M | None:
+    """Load `model` by id only if `owner_id` owns it; another user's row reads as missing."""
+    entity: Any = model
+    statement = select(model).where(
+        entity.id == object_id, getattr(entity, owner_column) == owner_id
+    )
+    if for_update:
+        statement = statement.with_for_update()
+    return (await session.scalars(statement)).one_or_none()
