@@ -133,7 +133,7 @@ def settings(database_url: str, tmp_path: Path, settings_overrides: dict[str, An
     return make_settings(database_url, tmp_path / "var", **settings_overrides)
 
 
-async def _empty_tables(database_url: str) -> None:
+async def empty_tables(database_url: str) -> None:
     database = Database(create_engine(make_settings(database_url, Path("var")), database_url))
     try:
         async with database.write_sessions() as session, session.begin():
@@ -150,7 +150,7 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
         async with LifespanManager(application):
             yield application
     finally:
-        await _empty_tables(settings.database_url)
+        await empty_tables(settings.database_url)
 
 
 @pytest.fixture

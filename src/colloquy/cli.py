@@ -50,7 +50,9 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply migrations up to REVISION (default: the latest)."""
-    migrations.upgrade(_settings().database_url, revision)
+    url = _settings().database_url
+    migrations.upgrade(url, revision)
+    migrations.current(url)
 
 
 @db_app.command("downgrade")

@@ -1,5 +1,6 @@
 """Alembic driven from code, so `colloquy db ...` works wherever the package is installed."""
 
+import sys
 from pathlib import Path
 
 from alembic import command
@@ -9,7 +10,7 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def alembic_config(url: str | None = None) -> Config:
-    config = Config()
+    config = Config(stdout=sys.stdout)
     config.set_main_option("script_location", str(MIGRATIONS))
     if url is not None:
         config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))

@@ -5,7 +5,7 @@ import secrets
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -68,7 +68,7 @@ class Settings(BaseSettings):
 
     max_body_size: int = Field(default=1024 * 1024, ge=1024)
     metrics_enabled: bool = True
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_json: bool = True
 
     db_pool_size: int = Field(default=10, ge=1)
