@@ -40,6 +40,7 @@ migrate: $(INSTALLED)
 
 revision: $(INSTALLED)  ## make revision m="what changed"
 	$(BIN)/colloquy db revision -m "$(m)"
+	$(BIN)/ruff format src/colloquy/migrations/versions
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

@@ -10,15 +10,22 @@ from fastapi.middleware.cors import CORSMiddleware
 from colloquy import __version__
 from colloquy.accounts import service as accounts
 from colloquy.accounts.router import admin_router, auth_router, users_router
+from colloquy.agents.router import router as agents_router
 from colloquy.core.database import Database, create_engine
 from colloquy.core.handlers import install_error_handlers
 from colloquy.core.health import metrics_router
 from colloquy.core.health import router as health_router
 from colloquy.core.logging import configure_logging
 from colloquy.core.middleware import RequestContextMiddleware
+from colloquy.core.openapi import install_openapi
 from colloquy.core.ratelimit import RateLimiter
 from colloquy.core.security import PasswordHasher, TokenSigner
 from colloquy.core.settings import Settings
+from colloquy.projects.router import router as projects_router
+from colloquy.prompts.router import common_router as common_prompts_router
+from colloquy.prompts.router import router as prompts_router
+from colloquy.tasks.maintenance import periodic_purge
+from colloquy.tasks.router import router as tasks_router
 
 
 def _redis_client(url: str | None) -> Any:
@@ -42,8 +49,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         limiter=app.state.rate_limiter,
     )
     try:
-        yield
+        async with periodic_purge(app.state.database, settings):
+            yield
     finally:
+        await app.state.rate_limiter.close()
         if app.state.redis is not None:
             await app.state.redis.aclose()
         await app.state.database.dispose()
@@ -61,12 +70,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs" if settings.docs_enabled else None,
         redoc_url="/redoc" if settings.docs_enabled else None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
-        max_body_size=settings.max_body_size,
     )
     app.state.settings = settings
     install_error_handlers(app)
+    install_openapi(app)
 
-    for router in (auth_router, users_router, admin_router, health_router):
+    for router in (
+        auth_router,
+        users_router,
+        admin_router,
+        projects_router,
+        agents_router,
+        prompts_router,
+        common_prompts_router,
+        tasks_router,
+        health_router,
+    ):
         app.include_router(router)
     if settings.metrics_enabled:
         app.include_router(metrics_router)
@@ -84,5 +103,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         trusted_proxies=settings.trusted_networks,
         metrics_enabled=settings.metrics_enabled,
         hsts=settings.is_production,
+        max_body_size=settings.max_body_size,
     )
     return app

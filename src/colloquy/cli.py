@@ -1,6 +1,8 @@
 """The `colloquy` command: serve the API, manage the database schema, create administrators."""
 
 import os
+import shutil
+from pathlib import Path
 from typing import Annotated
 
 import anyio
@@ -13,8 +15,10 @@ from colloquy.core.settings import ConfigError, Settings
 app = typer.Typer(help="Colloquy: a self-hostable backend for AI chat and agent applications.")
 db_app = typer.Typer(help="Manage the database schema (Alembic migrations).")
 users_app = typer.Typer(help="Manage users.")
+maintenance_app = typer.Typer(help="Housekeeping the server also runs periodically.")
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.add_typer(maintenance_app, name="maintenance")
 
 
 def _settings() -> Settings:
@@ -35,6 +39,8 @@ def serve(
 ) -> None:
     """Serve the HTTP API."""
     settings = _settings()
+    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_fresh_metrics_dir(settings))
     uvicorn.run(
         "colloquy.app:create_app",
         factory=True,
@@ -45,6 +51,14 @@ def serve(
         proxy_headers=False,
         log_config=None,
     )
+
+
+def _fresh_metrics_dir(settings: Settings) -> Path:
+    """Worker processes share their metrics through files, which must not outlive the run."""
+    path = settings.var_dir / "prometheus"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path.resolve()
 
 
 @db_app.command("upgrade")
@@ -91,3 +105,12 @@ def create_admin(
         typer.echo(f"colloquy: {exc}", err=True)
         raise typer.Exit(code=1) from exc
     typer.echo(f"Created administrator {email} ({user_id}).")
+
+
+@maintenance_app.command("purge")
+def maintenance_purge() -> None:
+    """Delete for good the tasks deleted more than COLLOQUY_TASK_RETENTION_DAYS days ago."""
+    from colloquy.tasks.maintenance import purge_once
+
+    purged = anyio.run(purge_once, _settings())
+    typer.echo(f"Purged {purged} deleted task(s).")

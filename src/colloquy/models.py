@@ -1,6 +1,21 @@
 """Every domain's tables, imported together so the metadata (and Alembic) sees all of them."""
 
 from colloquy.accounts.models import AuditEvent, LoginSession, RefreshToken, User
+from colloquy.agents.models import Agent
 from colloquy.core.database import Base
+from colloquy.projects.models import Project
+from colloquy.prompts.models import CommonPrompt, Prompt
+from colloquy.tasks.models import Task
 
-__all__ = ["AuditEvent", "Base", "LoginSession", "RefreshToken", "User"]
+__all__ = [
+    "Agent",
+    "AuditEvent",
+    "Base",
+    "CommonPrompt",
+    "LoginSession",
+    "Project",
+    "Prompt",
+    "RefreshToken",
+    "Task",
+    "User",
+]

@@ -43,11 +43,12 @@ async def get_session_user(
 def search_users(*, q: str | None, is_active: bool | None) -> Select[User]:
     statement = select(User).order_by(User.created_at, User.id)
     if q:
-        pattern = like_pattern(q.casefold())
+        # Emails are stored case-folded; names are lowered by the database, which never folds
+        # "ß" to "ss" as casefold() does, so each side gets the matching transformation.
         statement = statement.where(
             or_(
-                User.email_normalized.like(pattern, escape="\\"),
-                func.lower(User.name).like(pattern, escape="\\"),
+                User.email_normalized.like(like_pattern(q.casefold()), escape="\\"),
+                func.lower(User.name).like(like_pattern(q.lower()), escape="\\"),
             )
         )
     if is_active is not None:
@@ -119,17 +120,19 @@ async def revoke_logins(
 async def claim_refresh_token(
     session: AsyncSession, *, token_hash: str, now: datetime
 ) -> uuid.UUID | None:
-    """Mark an unused token used, atomically; the id of its login when this caller won the race."""
+    """Mark an unused, unexpired token used, atomically; its login's id if this caller won."""
     statement = (
         update(RefreshToken)
-        .where(RefreshToken.token_hash == token_hash, RefreshToken.used_at.is_(None))
+        .where(
+            RefreshToken.token_hash == token_hash,
+            RefreshToken.used_at.is_(None),
+            # An expired token stays unused, so presenting it is not mistaken for reuse.
+            RefreshToken.expires_at > now,
+        )
         .values(used_at=now)
-        .returning(RefreshToken.session_id, RefreshToken.expires_at)
+        .returning(RefreshToken.session_id)
     )
-    row = (await session.execute(statement)).one_or_none()
-    if row is None or row.expires_at <= now:
-        return None
-    session_id: uuid.UUID = row.session_id
+    session_id: uuid.UUID | None = (await session.execute(statement)).scalar_one_or_none()
     return session_id
 
 

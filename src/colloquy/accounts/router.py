@@ -183,7 +183,7 @@ async def change_password(
 @users_router.delete(
     "/me",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=responses(InvalidAccessToken, InvalidPassword),
+    responses=responses(InvalidAccessToken, InvalidPassword, LastAdmin),
 )
 async def delete_me(
     payload: AccountDelete,

@@ -3,17 +3,12 @@
 import unicodedata
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Self
+from typing import Annotated, Any
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    model_validator,
-)
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from colloquy.core.schemas import PartialUpdate, Strict
 
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128
@@ -45,21 +40,6 @@ Email = Annotated[str, StringConstraints(max_length=320), AfterValidator(_check_
 Password = Annotated[str, StringConstraints(max_length=1024), AfterValidator(_check_password)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 AnyPassword = Annotated[str, StringConstraints(max_length=1024)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class PartialUpdate(Strict):
-    """A PATCH body: fields left out stay as they are; an explicit null is refused."""
-
-    @model_validator(mode="after")
-    def _no_nulls(self) -> Self:
-        nulls = [name for name in self.model_fields_set if getattr(self, name) is None]
-        if nulls:
-            raise ValueError(f"may not be null: {', '.join(sorted(nulls))}")
-        return self
 
 
 class RegisterRequest(Strict):

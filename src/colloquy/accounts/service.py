@@ -17,6 +17,7 @@ from colloquy.accounts.errors import (
     InvalidCredentials,
     InvalidPassword,
     InvalidRefreshToken,
+    LastAdmin,
     LoginSessionNotFound,
     RefreshTokenReused,
     RegistrationClosed,
@@ -326,6 +327,8 @@ async def delete_account(
     await _confirm_password(
         session, tools=tools, user=user, password=password, action="user.delete", client=client
     )
+    if user.is_admin and not set(await repository.lock_active_admin_ids(session)) - {user.id}:
+        raise LastAdmin
     await audit.record(
         session,
         action="user.delete",

@@ -4,10 +4,11 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, event, make_url
+from sqlalchemy import DateTime, Enum, ForeignKey, MetaData, event, make_url
 from sqlalchemy.engine import URL, Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -76,6 +77,23 @@ class IdMixin:
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def str_enum(enum: type[StrEnum]) -> Enum:
+    """A column for a StrEnum: stored as its values in a VARCHAR, read back as members."""
+    return Enum(
+        enum,
+        native_enum=False,
+        create_constraint=False,
+        length=max(len(member.value) for member in enum),
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+def owner_column() -> Mapped[uuid.UUID]:
+    """The owning user; the row goes when the user does."""
+    return mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
 
 
 def async_url(url: str) -> URL:

@@ -53,6 +53,14 @@ def is_database_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, ConnectionError | TimeoutError)
 
 
+def _is_bad_value(exc: Exception) -> bool:
+    """A data exception (SQLSTATE class 22): the value, not the database, is at fault."""
+    if isinstance(exc, sa_exc.DataError):
+        return True
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith("22")
+
+
 async def app_error_handler(request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, AppError):
         raise exc
@@ -93,6 +101,14 @@ async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def database_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    if _is_bad_value(exc):
+        # The database refused a value the request carried (e.g. a NUL in a search string).
+        return problem_response(
+            400,
+            title="Bad Request",
+            detail="The request carries a value the database cannot store or compare.",
+            code="invalid_value",
+        )
     if not is_database_unavailable(exc):
         raise exc
     log.warning("database_unavailable", error=type(exc).__name__)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import structlog
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from colloquy.core import metrics
@@ -17,6 +18,7 @@ from colloquy.core.network import Network, client_ip
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _DOCS_PATHS = ("/docs", "/redoc", "/openapi.json")
+_TITLES = {413: "Content Too Large", 500: "Internal Server Error"}
 
 log = structlog.get_logger("colloquy.http")
 
@@ -31,8 +33,10 @@ class RequestContextMiddleware:
         trusted_proxies: Sequence[Network],
         metrics_enabled: bool = True,
         hsts: bool = False,
+        max_body_size: int | None = None,
     ) -> None:
         self.app = app
+        self.max_body_size = max_body_size
         self.trusted_proxies = tuple(trusted_proxies)
         self.metrics_enabled = metrics_enabled
         self.hsts = hsts
@@ -70,13 +74,45 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_headers)
+            if self._declares_too_large_a_body(scope):
+                await self._problem(send_with_headers, 413, "payload_too_large", self._too_large)
+                return
+            await self.app(scope, self._limited(receive), send_with_headers)
         except Exception:
             log.exception("unhandled_error", path=scope["path"])
             if not response_started:
-                await self._internal_error(send_with_headers)
+                detail = "The server could not complete the request."
+                await self._problem(send_with_headers, 500, "internal_error", detail)
         finally:
             self._record(scope, status, time.perf_counter() - started)
+
+    @property
+    def _too_large(self) -> str:
+        return f"The request body is larger than {self.max_body_size} bytes."
+
+    def _declares_too_large_a_body(self, scope: Scope) -> bool:
+        if self.max_body_size is None:
+            return False
+        declared = Headers(scope=scope).get("content-length", "")
+        return declared.isdigit() and int(declared) > self.max_body_size
+
+    def _limited(self, receive: Receive) -> Receive:
+        """Count body bytes as they arrive: a chunked body declares no length to check."""
+        limit = self.max_body_size
+        if limit is None:
+            return receive
+        received = 0
+
+        async def receive_within_limit() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise HTTPException(413, self._too_large)
+            return message
+
+        return receive_within_limit
 
     def _secure(self, headers: MutableHeaders, path: str) -> None:
         headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -90,19 +126,14 @@ class RequestContextMiddleware:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 
     @staticmethod
-    async def _internal_error(send: Send) -> None:
+    async def _problem(send: Send, status: int, code: str, detail: str) -> None:
         body = json.dumps(
-            problem(
-                status=500,
-                title="Internal Server Error",
-                detail="The server could not complete the request.",
-                code="internal_error",
-            )
+            problem(status=status, title=_TITLES[status], detail=detail, code=code)
         ).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 500,
+                "status": status,
                 "headers": [
                     (b"content-type", PROBLEM_JSON.encode()),
                     (b"content-length", str(len(body)).encode()),

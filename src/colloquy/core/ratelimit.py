@@ -2,6 +2,7 @@
 
 import math
 import time
+from typing import Any
 
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
@@ -18,9 +19,16 @@ def redis_storage_uri(redis_url: str) -> str:
 class RateLimiter:
     def __init__(self, redis_url: str | None = None, *, namespace: str = "colloquy") -> None:
         self.storage: Storage
+        self._pool: Any = None
         if redis_url:
+            from redis.asyncio import ConnectionPool
+
+            self._pool = ConnectionPool.from_url(redis_url)
             self.storage = RedisStorage(
-                redis_storage_uri(redis_url), implementation="redispy", key_prefix=namespace
+                redis_storage_uri(redis_url),
+                implementation="redispy",
+                key_prefix=namespace,
+                connection_pool=self._pool,
             )
         else:
             self.storage = MemoryStorage()
@@ -38,3 +46,8 @@ class RateLimiter:
 
     async def reset(self) -> None:
         await self.storage.reset()
+
+    async def close(self) -> None:
+        """Release the Redis connections (the pool is ours, so the storage never closes it)."""
+        if self._pool is not None:
+            await self._pool.aclose()

@@ -95,7 +95,7 @@ class TokenSigner:
                 token_id=str(claims["jti"]),
                 expires_at=datetime.fromtimestamp(claims["exp"], UTC),
             )
-        except (jwt.PyJWTError, ValueError, TypeError, KeyError) as exc:
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError, AttributeError) as exc:
             raise InvalidToken(str(exc)) from exc
 
 

@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     db_statement_timeout: float = Field(default=30.0, gt=0)
     sqlite_busy_timeout: float = Field(default=5.0, gt=0)
 
+    task_retention_days: int = Field(default=30, ge=1)
+    maintenance_interval: float = Field(default=3600.0, ge=0)
+
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:

@@ -1,0 +1,1 @@
+"""Projects: named groups of a user's agents, chats and tasks."""
