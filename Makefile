@@ -3,7 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
-DEV_INSTALLED := $(VENV)/.installed-dev
+# Extras the test environment installs; CI adds `local` (PyTorch and transformers).
+EXTRAS ?= dev
+comma := ,
+DEV_INSTALLED := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
 .PHONY: serve test check fmt migrate revision clean
 
@@ -15,7 +18,7 @@ $(INSTALLED): pyproject.toml | $(BIN)/python
 	touch $@
 
 $(DEV_INSTALLED): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[$(EXTRAS)]'
 	touch $@ $(INSTALLED)
 
 serve: $(INSTALLED)  ## Install, migrate the database, serve the API on COLLOQUY_HOST:COLLOQUY_PORT

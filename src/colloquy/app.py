@@ -11,6 +11,9 @@ from colloquy import __version__
 from colloquy.accounts import service as accounts
 from colloquy.accounts.router import admin_router, auth_router, users_router
 from colloquy.agents.router import router as agents_router
+from colloquy.chats.router import router as chats_router
+from colloquy.chats.runtime import conversations
+from colloquy.chats.ws import router as ws_router
 from colloquy.core.database import Database, create_engine
 from colloquy.core.handlers import install_error_handlers
 from colloquy.core.health import metrics_router
@@ -21,6 +24,7 @@ from colloquy.core.openapi import install_openapi
 from colloquy.core.ratelimit import RateLimiter
 from colloquy.core.security import PasswordHasher, TokenSigner
 from colloquy.core.settings import Settings
+from colloquy.llm.router import router as models_router
 from colloquy.projects.router import router as projects_router
 from colloquy.prompts.router import common_router as common_prompts_router
 from colloquy.prompts.router import router as prompts_router
@@ -49,7 +53,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         limiter=app.state.rate_limiter,
     )
     try:
-        async with periodic_purge(app.state.database, settings):
+        async with (
+            periodic_purge(app.state.database, settings),
+            conversations(app.state.database, settings) as running,
+        ):
+            app.state.providers = running.providers
+            app.state.generations = running.generations
+            app.state.hub = running.hub
             yield
     finally:
         await app.state.rate_limiter.close()
@@ -84,6 +94,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         prompts_router,
         common_prompts_router,
         tasks_router,
+        models_router,
+        chats_router,
+        ws_router,
         health_router,
     ):
         app.include_router(router)

@@ -9,6 +9,7 @@ import anyio
 import typer
 import uvicorn
 
+from colloquy.chats.ws import MAX_FRAME_BYTES
 from colloquy.core import migrations
 from colloquy.core.settings import ConfigError, Settings
 
@@ -48,6 +49,8 @@ def serve(
         port=port or settings.port,
         workers=workers,
         access_log=False,
+        # Our own check answers frames over the limit with 1009; this bounds what is read.
+        ws_max_size=2 * MAX_FRAME_BYTES,
         proxy_headers=False,
         log_config=None,
     )

@@ -2,7 +2,9 @@
 
 from colloquy.accounts.models import AuditEvent, LoginSession, RefreshToken, User
 from colloquy.agents.models import Agent
+from colloquy.chats.models import Chat, Message
 from colloquy.core.database import Base
+from colloquy.llm.models import Model
 from colloquy.projects.models import Project
 from colloquy.prompts.models import CommonPrompt, Prompt
 from colloquy.tasks.models import Task
@@ -11,8 +13,11 @@ __all__ = [
     "Agent",
     "AuditEvent",
     "Base",
+    "Chat",
     "CommonPrompt",
     "LoginSession",
+    "Message",
+    "Model",
     "Project",
     "Prompt",
     "RefreshToken",

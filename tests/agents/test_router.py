@@ -5,8 +5,10 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
-from tests.agents.support import AGENTS, PROJECTS, agent_url, make_agent, make_project
+from colloquy.llm.models import Model
+from tests.agents.support import AGENTS, PROJECTS, agent_url, make_agent, make_model, make_project
 from tests.support import assert_problem, make_account
 
 AGENT_FIELDS = {
@@ -26,11 +28,15 @@ FULL_AGENT: dict[str, Any] = {
     "name": "Socrates",
     "description": "Asks questions.",
     "instructions": "Answer every question with a question.",
-    "model_id": "dev-echo",
     "temperature": 1.5,
     "max_output_tokens": 512,
     "status": "archived",
 }
+
+
+@pytest.fixture
+async def model(app: FastAPI) -> Model:
+    return await make_model(app)
 
 
 async def test_create_agent_returns_201_with_defaults(client: httpx.AsyncClient) -> None:
@@ -52,13 +58,14 @@ async def test_create_agent_returns_201_with_defaults(client: httpx.AsyncClient)
     assert body["project_id"] is None
 
 
-async def test_create_agent_stores_every_field(client: httpx.AsyncClient) -> None:
+async def test_create_agent_stores_every_field(client: httpx.AsyncClient, model: Model) -> None:
     account = await make_account(client)
+    fields = {**FULL_AGENT, "model_id": str(model.id)}
 
-    created = await make_agent(client, account, **FULL_AGENT)
+    created = await make_agent(client, account, **fields)
 
     fetched = (await client.get(agent_url(created["id"]), headers=account.headers)).json()
-    for field, value in FULL_AGENT.items():
+    for field, value in fields.items():
         assert created[field] == value, field
         assert fetched[field] == value, field
 
@@ -123,29 +130,29 @@ async def test_list_agents_returns_a_page_of_the_callers_agents(
     assert response.json() == {"items": [agent], "total": 1, "limit": 20, "offset": 0}
 
 
-async def test_replace_agent_sets_every_field(client: httpx.AsyncClient) -> None:
+async def test_replace_agent_sets_every_field(client: httpx.AsyncClient, model: Model) -> None:
     account = await make_account(client)
     project = await make_project(client, account)
     agent = await make_agent(client, account)
+    fields = {**FULL_AGENT, "model_id": str(model.id), "project_id": project["id"]}
 
-    response = await client.put(
-        agent_url(agent["id"]),
-        json={**FULL_AGENT, "project_id": project["id"]},
-        headers=account.headers,
-    )
+    response = await client.put(agent_url(agent["id"]), json=fields, headers=account.headers)
 
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["id"] == agent["id"]
-    assert body["project_id"] == project["id"]
-    for field, value in FULL_AGENT.items():
+    for field, value in fields.items():
         assert body[field] == value, field
 
 
-async def test_replace_agent_resets_omitted_optional_fields(client: httpx.AsyncClient) -> None:
+async def test_replace_agent_resets_omitted_optional_fields(
+    client: httpx.AsyncClient, model: Model
+) -> None:
     account = await make_account(client)
     project = await make_project(client, account)
-    agent = await make_agent(client, account, **FULL_AGENT, project_id=project["id"])
+    agent = await make_agent(
+        client, account, **FULL_AGENT, model_id=str(model.id), project_id=project["id"]
+    )
 
     response = await client.put(
         agent_url(agent["id"]), json={"name": "Renamed"}, headers=account.headers
@@ -174,9 +181,11 @@ async def test_replace_agent_is_saved(client: httpx.AsyncClient) -> None:
     assert fetched["instructions"] == FULL_AGENT["instructions"]
 
 
-async def test_update_agent_changes_only_sent_fields(client: httpx.AsyncClient) -> None:
+async def test_update_agent_changes_only_sent_fields(
+    client: httpx.AsyncClient, model: Model
+) -> None:
     account = await make_account(client)
-    agent = await make_agent(client, account, **FULL_AGENT)
+    agent = await make_agent(client, account, **FULL_AGENT, model_id=str(model.id))
 
     response = await client.patch(
         agent_url(agent["id"]),
@@ -194,9 +203,11 @@ async def test_update_agent_changes_only_sent_fields(client: httpx.AsyncClient) 
     }
 
 
-async def test_update_agent_with_empty_body_changes_nothing(client: httpx.AsyncClient) -> None:
+async def test_update_agent_with_empty_body_changes_nothing(
+    client: httpx.AsyncClient, model: Model
+) -> None:
     account = await make_account(client)
-    agent = await make_agent(client, account, **FULL_AGENT)
+    agent = await make_agent(client, account, **FULL_AGENT, model_id=str(model.id))
 
     response = await client.patch(agent_url(agent["id"]), json={}, headers=account.headers)
 
@@ -204,9 +215,10 @@ async def test_update_agent_with_empty_body_changes_nothing(client: httpx.AsyncC
     assert response.json() == agent
 
 
-async def test_update_agent_can_clear_model_id(client: httpx.AsyncClient) -> None:
+async def test_update_agent_can_clear_model_id(client: httpx.AsyncClient, model: Model) -> None:
     account = await make_account(client)
-    agent = await make_agent(client, account, model_id="dev-echo")
+    agent = await make_agent(client, account, model_id=str(model.id))
+    assert agent["model_id"] == str(model.id)
 
     response = await client.patch(
         agent_url(agent["id"]), json={"model_id": None}, headers=account.headers

@@ -26,7 +26,7 @@ class Agent(IdMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(100))
     description: Mapped[str] = mapped_column(Text, default="")
     instructions: Mapped[str] = mapped_column(Text, default="")
-    model_id: Mapped[str | None] = mapped_column(String(200))
+    model_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("model.id", ondelete="SET NULL"))
     temperature: Mapped[float] = mapped_column(Float, default=0.7)
     max_output_tokens: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[AgentStatus] = mapped_column(str_enum(AgentStatus), default=AgentStatus.ACTIVE)

@@ -12,9 +12,10 @@ from colloquy.agents.dependencies import OwnedAgent
 from colloquy.agents.errors import AgentNotFound
 from colloquy.agents.models import AgentStatus
 from colloquy.agents.schemas import AgentCreate, AgentDetail, AgentRead, AgentUpdate
-from colloquy.core.dependencies import API_PREFIX, SessionDep
+from colloquy.core.dependencies import API_PREFIX, SessionDep, SettingsDep
 from colloquy.core.errors import ValidationFailed, responses
 from colloquy.core.pagination import Page, PageDep
+from colloquy.llm.errors import ModelNotFound
 from colloquy.projects.errors import ProjectNotFound
 
 router = APIRouter(prefix=f"{API_PREFIX}/agents", tags=["agents"])
@@ -24,11 +25,15 @@ ERRORS = (InvalidAccessToken, AgentNotFound)
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses=responses(InvalidAccessToken, ProjectNotFound),
+    responses=responses(InvalidAccessToken, ProjectNotFound, ModelNotFound),
 )
-async def create_agent(payload: AgentCreate, user: CurrentUser, session: SessionDep) -> AgentRead:
+async def create_agent(
+    payload: AgentCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> AgentRead:
     """Create an agent (what the seeds call a character): a persona with instructions."""
-    return AgentRead.model_validate(await agents.create_agent(session, owner=user, data=payload))
+    return AgentRead.model_validate(
+        await agents.create_agent(session, owner=user, data=payload, settings=settings)
+    )
 
 
 @router.get("", responses=responses(InvalidAccessToken, ProjectNotFound, ValidationFailed))
@@ -71,23 +76,33 @@ async def get_agent(agent: OwnedAgent, session: SessionDep) -> AgentDetail:
     return AgentDetail(**AgentRead.model_validate(agent).model_dump(), stats=stats)
 
 
-@router.put("/{agent_id}", responses=responses(*ERRORS, ProjectNotFound))
+@router.put("/{agent_id}", responses=responses(*ERRORS, ProjectNotFound, ModelNotFound))
 async def replace_agent(
-    payload: AgentCreate, agent: OwnedAgent, user: CurrentUser, session: SessionDep
+    payload: AgentCreate,
+    agent: OwnedAgent,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> AgentRead:
     """Replace an agent's (character's) fields; fields left out return to their defaults."""
     return AgentRead.model_validate(
-        await agents.replace_agent(session, owner=user, agent=agent, data=payload)
+        await agents.replace_agent(
+            session, owner=user, agent=agent, data=payload, settings=settings
+        )
     )
 
 
-@router.patch("/{agent_id}", responses=responses(*ERRORS, ProjectNotFound))
+@router.patch("/{agent_id}", responses=responses(*ERRORS, ProjectNotFound, ModelNotFound))
 async def update_agent(
-    payload: AgentUpdate, agent: OwnedAgent, user: CurrentUser, session: SessionDep
+    payload: AgentUpdate,
+    agent: OwnedAgent,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> AgentRead:
     """Change some of an agent's (character's) fields; null clears model, token limit, project."""
     return AgentRead.model_validate(
-        await agents.update_agent(session, owner=user, agent=agent, data=payload)
+        await agents.update_agent(session, owner=user, agent=agent, data=payload, settings=settings)
     )
 
 

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from colloquy.agents.models import AgentStatus
 from colloquy.core.schemas import PartialUpdate, Strict
@@ -14,28 +14,18 @@ Description = Annotated[str, StringConstraints(max_length=2000)]
 Instructions = Annotated[str, StringConstraints(max_length=32000)]
 Temperature = Annotated[float, Field(ge=0, le=2, allow_inf_nan=False)]
 MaxOutputTokens = Annotated[int, Field(ge=1, le=131072)]
+# The id or the name of a model in the registry; the service resolves it and stores the id.
+ModelRef = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 DEFAULT_TEMPERATURE = 0.7
-
-
-def _check_model_id(value: str) -> str:
-    if value != value.strip():
-        raise ValueError("may not start or end with whitespace")
-    if not value.isprintable():
-        raise ValueError("may only contain printable characters")
-    return value
-
-
-# A plain identifier until models are registered; then it will name one of them.
-ModelId = Annotated[
-    str, StringConstraints(min_length=1, max_length=200), AfterValidator(_check_model_id)
-]
 
 
 class AgentCreate(Strict):
     name: AgentName
     description: Description = ""
     instructions: Instructions = Field(default="", description="The agent's system prompt.")
-    model_id: ModelId | None = Field(default=None, description="Null means the default model.")
+    model_id: ModelRef | None = Field(
+        default=None, description="A model's id or name; null means the default model."
+    )
     temperature: Temperature = DEFAULT_TEMPERATURE
     max_output_tokens: MaxOutputTokens | None = None
     status: AgentStatus = AgentStatus.ACTIVE
@@ -48,7 +38,9 @@ class AgentUpdate(PartialUpdate):
     name: AgentName | None = None
     description: Description | None = None
     instructions: Instructions | None = None
-    model_id: ModelId | None = None
+    model_id: ModelRef | None = Field(
+        default=None, description="A model's id or name; null means the default model."
+    )
     temperature: Temperature | None = None
     max_output_tokens: MaxOutputTokens | None = None
     status: AgentStatus | None = None
@@ -63,7 +55,7 @@ class AgentRead(BaseModel):
     name: str
     description: str
     instructions: str
-    model_id: str | None
+    model_id: uuid.UUID | None
     temperature: float
     max_output_tokens: int | None
     status: AgentStatus

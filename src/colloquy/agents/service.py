@@ -11,7 +11,9 @@ from colloquy.agents.errors import AgentNotFound
 from colloquy.agents.models import Agent, AgentStatus
 from colloquy.agents.schemas import AgentCreate, AgentStats, AgentUpdate
 from colloquy.core.pagination import PageParams
+from colloquy.core.settings import Settings
 from colloquy.core.sorting import order_by
+from colloquy.llm import service as llm
 from colloquy.projects import service as projects
 
 SORT_KEYS = {
@@ -49,39 +51,57 @@ async def list_agents(
 
 
 async def agent_stats(session: AsyncSession, *, agent: Agent) -> AgentStats:
-    """How much the agent has been used.
-
-    No chats exist yet, so every agent is unused; once they do, this becomes one query
-    counting the agent's chats and messages and taking the latest message's time.
-    """
-    return AgentStats(chat_count=0, message_count=0, last_used_at=None)
+    """How many chats and messages have used the agent, and when it was last used."""
+    chat_count, message_count, last_used_at = await repository.usage(session, agent.id)
+    return AgentStats(chat_count=chat_count, message_count=message_count, last_used_at=last_used_at)
 
 
-async def create_agent(session: AsyncSession, *, owner: User, data: AgentCreate) -> Agent:
+async def _resolve_model(
+    session: AsyncSession, *, owner: User, ref: str | None, settings: Settings
+) -> uuid.UUID | None:
+    """The id of the model the caller named; one they cannot use is ModelNotFound (404)."""
+    if ref is None:
+        return None
+    model = await llm.get_model(session, user=owner, ref=ref, settings=settings)
+    return model.id
+
+
+async def create_agent(
+    session: AsyncSession, *, owner: User, data: AgentCreate, settings: Settings
+) -> Agent:
     await projects.require_project(session, owner=owner, project_id=data.project_id)
-    agent = Agent(owner_id=owner.id, **data.model_dump())
+    model_id = await _resolve_model(session, owner=owner, ref=data.model_id, settings=settings)
+    agent = Agent(owner_id=owner.id, **data.model_dump(exclude={"model_id"}), model_id=model_id)
     session.add(agent)
     await session.flush()
     return agent
 
 
 async def replace_agent(
-    session: AsyncSession, *, owner: User, agent: Agent, data: AgentCreate
+    session: AsyncSession, *, owner: User, agent: Agent, data: AgentCreate, settings: Settings
 ) -> Agent:
     """Every field takes the body's value, or its default when the body leaves it out."""
     await projects.require_project(session, owner=owner, project_id=data.project_id)
-    for field, value in data.model_dump().items():
+    fields = data.model_dump()
+    fields["model_id"] = await _resolve_model(
+        session, owner=owner, ref=data.model_id, settings=settings
+    )
+    for field, value in fields.items():
         setattr(agent, field, value)
     await session.flush()
     return agent
 
 
 async def update_agent(
-    session: AsyncSession, *, owner: User, agent: Agent, data: AgentUpdate
+    session: AsyncSession, *, owner: User, agent: Agent, data: AgentUpdate, settings: Settings
 ) -> Agent:
     changes = data.changes()
     if "project_id" in changes:
         await projects.require_project(session, owner=owner, project_id=changes["project_id"])
+    if "model_id" in changes:
+        changes["model_id"] = await _resolve_model(
+            session, owner=owner, ref=changes["model_id"], settings=settings
+        )
     for field, value in changes.items():
         setattr(agent, field, value)
     await session.flush()

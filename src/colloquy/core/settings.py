@@ -81,7 +81,15 @@ class Settings(BaseSettings):
     task_retention_days: int = Field(default=30, ge=1)
     maintenance_interval: float = Field(default=3600.0, ge=0)
 
-    @field_validator("cors_origins", "trusted_proxies", mode="before")
+    providers: str | None = None
+    providers_file: Path | None = None
+    dev_model_enabled: bool | None = None
+    dev_model_delay_ms: int = Field(default=0, ge=0, le=60_000)
+    model_dirs: CommaList = ["var/models"]
+    default_model: str | None = None
+    generation_event_ttl: int = Field(default=300, ge=1)
+
+    @field_validator("cors_origins", "trusted_proxies", "model_dirs", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         return _split_commas(value)
@@ -110,6 +118,13 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env is Environment.PRODUCTION
+
+    @property
+    def dev_model_on(self) -> bool:
+        """The development model: on by default in development, off in production."""
+        if self.dev_model_enabled is None:
+            return not self.is_production
+        return self.dev_model_enabled
 
     @cached_property
     def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:

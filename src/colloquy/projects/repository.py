@@ -22,6 +22,7 @@ from colloquy.projects.models import Project
 
 # Other domains' tables named, not imported: they depend on projects, never the reverse.
 _agent = table("agent", column("project_id"))
+_chat = table("chat", column("project_id"))
 _task = table("task", column("project_id"), column("status"), column("deleted_at"))
 TASK_STATUSES = ("pending", "in_progress", "completed")
 
@@ -56,10 +57,11 @@ def _count(source: TableClause, *conditions: ColumnElement[bool]) -> ScalarSelec
 
 
 async def count_contents(session: AsyncSession, project_id: uuid.UUID) -> dict[str, int]:
-    """Agents, and live tasks by status, in one query."""
+    """Agents, chats, and live tasks by status, in one query."""
     live_task = (_task.c.project_id == project_id, _task.c.deleted_at.is_(None))
     statement = select(
         _count(_agent, _agent.c.project_id == project_id).label("agents"),
+        _count(_chat, _chat.c.project_id == project_id).label("chats"),
         *(
             _count(_task, *live_task, _task.c.status == status).label(status)
             for status in TASK_STATUSES

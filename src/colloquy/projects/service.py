@@ -53,6 +53,7 @@ async def count_contents(session: AsyncSession, *, project: Project) -> ProjectC
     counts = await repository.count_contents(session, project.id)
     return ProjectCounts(
         agents=counts["agents"],
+        chats=counts["chats"],
         tasks=TaskCounts(
             pending=counts["pending"],
             in_progress=counts["in_progress"],

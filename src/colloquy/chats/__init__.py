@@ -1,0 +1,1 @@
+"""Chats and their messages (a tree of turns), replies streamed over SSE and WebSocket."""

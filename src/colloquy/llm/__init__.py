@@ -1,0 +1,1 @@
+"""The model registry and the providers that generate text (OpenAI-compatible, local, dev)."""
