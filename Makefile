@@ -32,7 +32,7 @@ check: $(DEV_INSTALLED)  ## Lint, format check, types and import contracts
 	$(BIN)/lint-imports
 
 test: check  ## Everything CI runs: the checks, then the whole test suite
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 fmt: $(DEV_INSTALLED)
 	$(BIN)/ruff format src tests
