@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NoReturn
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from colloquy.accounts import audit, repository
@@ -28,6 +27,7 @@ from colloquy.core.database import utcnow
 from colloquy.core.network import ClientInfo
 from colloquy.core.pagination import PageParams
 from colloquy.core.ratelimit import RateLimiter
+from colloquy.core.repository import flush_unique
 from colloquy.core.security import (
     InvalidToken,
     PasswordHasher,
@@ -80,7 +80,7 @@ async def register(
         is_admin=is_admin,
     )
     session.add(user)
-    await _flush_unique_email(session)
+    await flush_unique(session, EmailTaken)
     await audit.record(
         session,
         action="user.register",
@@ -285,7 +285,7 @@ async def update_me(session: AsyncSession, *, user: User, data: UserUpdate) -> U
         user.email_normalized = normalized
     for field, value in changes.items():
         setattr(user, field, value)
-    await _flush_unique_email(session)
+    await flush_unique(session, EmailTaken)
     return user
 
 
@@ -364,12 +364,3 @@ async def _confirm_password(
             data={"reason": "invalid_password"},
         )
         raise InvalidPassword
-
-
-async def _flush_unique_email(session: AsyncSession) -> None:
-    """Two requests racing for one email: the unique index decides, and the loser gets 409."""
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as exc:
-        raise EmailTaken from exc

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from colloquy.core.pagination import PageParams
@@ -17,6 +18,16 @@ def like_pattern(text: str) -> str:
     """A LIKE pattern matching `text` anywhere, with the user's wildcards taken literally."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+async def flush_unique(session: AsyncSession, conflict: type[Exception]) -> None:
+    """Flush in a savepoint: when a unique index refuses the row (two requests raced for one
+    name), raise `conflict` and leave the rest of the transaction usable."""
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        raise conflict from exc
 
 
 async def paginate(

@@ -11,6 +11,7 @@ from colloquy.accounts.models import User
 from colloquy.core.errors import ValidationFailed
 from colloquy.core.network import ClientInfo
 from colloquy.core.pagination import PageParams
+from colloquy.core.repository import flush_unique
 from colloquy.core.settings import Settings
 from colloquy.llm import repository
 from colloquy.llm.errors import ModelNameTaken, ModelNotFound, NoDefaultModel
@@ -101,14 +102,6 @@ def _check_provider(providers: ProviderRegistry, name: str, provider_model: str)
         )
 
 
-async def _flush_unique(session: AsyncSession) -> None:
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as exc:
-        raise ModelNameTaken from exc
-
-
 async def create_model(
     session: AsyncSession,
     *,
@@ -124,7 +117,7 @@ async def create_model(
         await repository.clear_default(session)
     model = Model(**data.model_dump(), kind=ModelKind.BASE)
     session.add(model)
-    await _flush_unique(session)
+    await flush_unique(session, ModelNameTaken)
     await audit.record(
         session,
         action="admin.model_create",
@@ -157,7 +150,7 @@ async def update_model(
         await repository.clear_default(session)
     for field, value in changes.items():
         setattr(model, field, value)
-    await _flush_unique(session)
+    await flush_unique(session, ModelNameTaken)
     await audit.record(
         session,
         action="admin.model_update",
