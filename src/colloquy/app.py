@@ -24,6 +24,8 @@ from colloquy.core.openapi import install_openapi
 from colloquy.core.ratelimit import RateLimiter
 from colloquy.core.security import PasswordHasher, TokenSigner
 from colloquy.core.settings import Settings
+from colloquy.keys import service as keys
+from colloquy.keys.router import router as keys_router
 from colloquy.llm.router import router as models_router
 from colloquy.projects.router import router as projects_router
 from colloquy.prompts.router import common_router as common_prompts_router
@@ -51,6 +53,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hasher=PasswordHasher(settings),
         signer=TokenSigner(settings),
         limiter=app.state.rate_limiter,
+        key_authenticator=keys.KeyAuthenticator(settings, app.state.database),
     )
     try:
         async with (
@@ -89,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth_router,
         users_router,
         admin_router,
+        keys_router,
         projects_router,
         agents_router,
         prompts_router,

@@ -4,6 +4,7 @@ from colloquy.accounts.models import AuditEvent, LoginSession, RefreshToken, Use
 from colloquy.agents.models import Agent
 from colloquy.chats.models import Chat, Message
 from colloquy.core.database import Base
+from colloquy.keys.models import ApiKey
 from colloquy.llm.models import Model
 from colloquy.projects.models import Project
 from colloquy.prompts.models import CommonPrompt, Prompt
@@ -11,6 +12,7 @@ from colloquy.tasks.models import Task
 
 __all__ = [
     "Agent",
+    "ApiKey",
     "AuditEvent",
     "Base",
     "Chat",

@@ -65,3 +65,13 @@ class UserNotFound(NotFound):
 class LoginSessionNotFound(NotFound):
     code = "session_not_found"
     default_detail = "No such login session."
+
+
+class KeyNotAllowed(PermissionDenied):
+    code = "key_not_allowed"
+    default_detail = "API keys cannot do this; log in instead."
+
+
+class InsufficientScope(PermissionDenied):
+    code = "insufficient_scope"
+    default_detail = "The API key lacks the scope this request needs."

@@ -9,7 +9,13 @@ from pydantic import AwareDatetime
 
 from colloquy.accounts import admin, audit
 from colloquy.accounts import service as accounts
-from colloquy.accounts.dependencies import AdminUser, Authentication, AuthToolsDep, CurrentUser
+from colloquy.accounts.dependencies import (
+    AdminUser,
+    AuthToolsDep,
+    CurrentUser,
+    LoginAuthentication,
+    LoginUser,
+)
 from colloquy.accounts.errors import (
     AccountInactive,
     AdminRequired,
@@ -18,6 +24,7 @@ from colloquy.accounts.errors import (
     InvalidCredentials,
     InvalidPassword,
     InvalidRefreshToken,
+    KeyNotAllowed,
     LastAdmin,
     LoginSessionNotFound,
     RefreshTokenReused,
@@ -110,16 +117,18 @@ async def logout(payload: RefreshRequest, session: SessionDep, client: ClientDep
 
 
 @auth_router.post(
-    "/logout-all", status_code=status.HTTP_204_NO_CONTENT, responses=responses(InvalidAccessToken)
+    "/logout-all",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(InvalidAccessToken, KeyNotAllowed),
 )
-async def logout_all(user: CurrentUser, session: SessionDep, client: ClientDep) -> None:
+async def logout_all(user: LoginUser, session: SessionDep, client: ClientDep) -> None:
     """End every login of the current user."""
     await accounts.logout_all(session, user=user, client=client)
 
 
-@auth_router.get("/sessions", responses=responses(InvalidAccessToken))
+@auth_router.get("/sessions", responses=responses(InvalidAccessToken, KeyNotAllowed))
 async def list_sessions(
-    authenticated: Authentication, session: SessionDep, page: PageDep
+    authenticated: LoginAuthentication, session: SessionDep, page: PageDep
 ) -> Page[SessionRead]:
     """List the current user's live logins; `current` marks the one making this request."""
     rows, total = await accounts.list_sessions(session, user=authenticated.user, page=page)
@@ -135,10 +144,10 @@ async def list_sessions(
 @auth_router.delete(
     "/sessions/{session_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=responses(InvalidAccessToken, LoginSessionNotFound),
+    responses=responses(InvalidAccessToken, KeyNotAllowed, LoginSessionNotFound),
 )
 async def delete_session(
-    session_id: uuid.UUID, user: CurrentUser, session: SessionDep, client: ClientDep
+    session_id: uuid.UUID, user: LoginUser, session: SessionDep, client: ClientDep
 ) -> None:
     """End one of the current user's logins, e.g. on a lost device."""
     await accounts.end_session(session, user=user, session_id=session_id, client=client)
@@ -159,11 +168,11 @@ async def update_me(payload: UserUpdate, user: CurrentUser, session: SessionDep)
 @users_router.post(
     "/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=responses(InvalidAccessToken, InvalidPassword),
+    responses=responses(InvalidAccessToken, KeyNotAllowed, InvalidPassword),
 )
 async def change_password(
     payload: PasswordChange,
-    authenticated: Authentication,
+    authenticated: LoginAuthentication,
     session: SessionDep,
     tools: AuthToolsDep,
     client: ClientDep,
@@ -183,11 +192,11 @@ async def change_password(
 @users_router.delete(
     "/me",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=responses(InvalidAccessToken, InvalidPassword, LastAdmin),
+    responses=responses(InvalidAccessToken, KeyNotAllowed, InvalidPassword, LastAdmin),
 )
 async def delete_me(
     payload: AccountDelete,
-    user: CurrentUser,
+    user: LoginUser,
     session: SessionDep,
     tools: AuthToolsDep,
     client: ClientDep,
@@ -198,7 +207,7 @@ async def delete_me(
     )
 
 
-ADMIN_ERRORS = (InvalidAccessToken, AdminRequired)
+ADMIN_ERRORS = (InvalidAccessToken, KeyNotAllowed, AdminRequired)
 
 
 @admin_router.get("/users", responses=responses(*ADMIN_ERRORS))

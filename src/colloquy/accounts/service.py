@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,6 +37,30 @@ from colloquy.core.security import (
 )
 from colloquy.core.settings import Settings
 
+API_KEY_PREFIX = "ck-"
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    """Who is calling: a login's access token (every scope), or an API key with its scopes."""
+
+    user: User
+    session_id: uuid.UUID | None
+    key_id: uuid.UUID | None = None
+    scopes: frozenset[str] | None = None
+
+    @property
+    def by_key(self) -> bool:
+        return self.key_id is not None
+
+
+class KeyAuthenticator(Protocol):
+    """Resolves an API key; supplied by the keys domain, which sits above accounts."""
+
+    async def __call__(
+        self, session: AsyncSession, *, token: str, client: ClientInfo
+    ) -> Authenticated: ...
+
 
 @dataclass(frozen=True, slots=True)
 class AuthTools:
@@ -46,12 +70,7 @@ class AuthTools:
     hasher: PasswordHasher
     signer: TokenSigner
     limiter: RateLimiter
-
-
-@dataclass(frozen=True, slots=True)
-class Authenticated:
-    user: User
-    session_id: uuid.UUID
+    key_authenticator: KeyAuthenticator | None = None
 
 
 async def register(
@@ -235,6 +254,17 @@ async def logout_all(session: AsyncSession, *, user: User, client: ClientInfo) -
     )
 
 
+async def identify(
+    session: AsyncSession, *, tools: AuthTools, token: str, client: ClientInfo
+) -> Authenticated:
+    """The caller behind a bearer token: an API key when it looks like one, else an access token."""
+    if token.startswith(API_KEY_PREFIX):
+        if tools.key_authenticator is None:
+            raise InvalidAccessToken
+        return await tools.key_authenticator(session, token=token, client=client)
+    return await authenticate(session, tools=tools, token=token)
+
+
 async def authenticate(session: AsyncSession, *, tools: AuthTools, token: str) -> Authenticated:
     """The user behind an access token, checked against the database on every request."""
     try:
@@ -294,7 +324,7 @@ async def change_password(
     *,
     tools: AuthTools,
     user: User,
-    current_session_id: uuid.UUID,
+    current_session_id: uuid.UUID | None,
     current_password: str,
     new_password: str,
     client: ClientInfo,

@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     access_token_ttl: int = Field(default=900, ge=30)
     refresh_token_ttl: int = Field(default=7 * 24 * 3600, ge=60)
     registration_enabled: bool = True
+    api_keys_per_user: int = Field(default=50, ge=1)
 
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_cost: int = Field(default=65536, ge=8)

@@ -1,0 +1,1 @@
+"""API keys: long-lived, scoped secrets users create for programs, kept only as keyed digests."""
