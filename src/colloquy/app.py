@@ -27,6 +27,8 @@ from colloquy.core.settings import Settings
 from colloquy.keys import service as keys
 from colloquy.keys.router import router as keys_router
 from colloquy.llm.router import router as models_router
+from colloquy.openai_api.router import install_error_handlers as install_openai_error_handlers
+from colloquy.openai_api.router import router as openai_router
 from colloquy.projects.router import router as projects_router
 from colloquy.prompts.router import common_router as common_prompts_router
 from colloquy.prompts.router import router as prompts_router
@@ -86,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    install_openai_error_handlers(app)
     install_openapi(app)
 
     for router in (
@@ -100,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tasks_router,
         models_router,
         chats_router,
+        openai_router,
         ws_router,
         health_router,
     ):

@@ -1,4 +1,4 @@
-"""The OpenAPI document as the API really answers: every error is problem+json."""
+"""The OpenAPI document as the API answers: errors are problem+json (OpenAI's shape on /v1)."""
 
 from typing import Any
 
@@ -11,13 +11,23 @@ PROBLEM_REF = {"$ref": "#/components/schemas/ProblemDetails"}
 
 
 def _problem_responses(schema: dict[str, Any]) -> None:
-    for operation in (op for path in schema.get("paths", {}).values() for op in path.values()):
-        for status, response in operation.get("responses", {}).items():
-            if not status.startswith(("4", "5")):
-                continue
-            response["content"] = {PROBLEM_JSON: {"schema": PROBLEM_REF}}
-            if status == "422":
-                response["description"] = "The request is not valid (validation_error)"
+    """Errors on the API are problem details; the OpenAI-compatible /v1 keeps OpenAI's shape."""
+    for name, path in schema.get("paths", {}).items():
+        for operation in path.values():
+            if name.startswith("/v1/"):
+                # Invalid bodies there are OpenAI-style 400s, never 422s.
+                operation.get("responses", {}).pop("422", None)
+            else:
+                _problem_operation(operation)
+
+
+def _problem_operation(operation: dict[str, Any]) -> None:
+    for status, response in operation.get("responses", {}).items():
+        if not status.startswith(("4", "5")):
+            continue
+        response["content"] = {PROBLEM_JSON: {"schema": PROBLEM_REF}}
+        if status == "422":
+            response["description"] = "The request is not valid (validation_error)"
 
 
 def install_openapi(app: FastAPI) -> None:
