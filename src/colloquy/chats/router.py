@@ -173,6 +173,15 @@ async def _turn(
     return await _answer(generation)
 
 
+def _overrides(payload: MessageSend | MessageRegenerate) -> turns.Overrides:
+    """What the request asks to change for this one reply."""
+    return turns.Overrides(
+        model_ref=payload.model_id,
+        temperature=payload.temperature,
+        max_output_tokens=payload.max_output_tokens,
+    )
+
+
 async def _answer(generation: Generation) -> Response:
     await generation.finished.wait()
     if generation.message is None or generation.failed:
@@ -200,11 +209,7 @@ async def send_message(
 ) -> Response:
     """Send a message and get the reply: 201 with both messages, or with `stream: true` the
     reply as server-sent events while it is generated."""
-    overrides = turns.Overrides(
-        model_ref=payload.model_id,
-        temperature=payload.temperature,
-        max_output_tokens=payload.max_output_tokens,
-    )
+    overrides = _overrides(payload)
 
     async def prepare(session: AsyncSession, chat: Chat) -> turns.TurnPlan:
         return await turns.prepare_send(
@@ -236,11 +241,7 @@ async def regenerate_message(
     settings: SettingsDep,
 ) -> Response:
     """Generate another reply beside this one; both stay, as siblings."""
-    overrides = turns.Overrides(
-        model_ref=payload.model_id,
-        temperature=payload.temperature,
-        max_output_tokens=payload.max_output_tokens,
-    )
+    overrides = _overrides(payload)
 
     async def prepare(session: AsyncSession, chat: Chat) -> turns.TurnPlan:
         return await turns.prepare_regenerate(
