@@ -24,6 +24,10 @@ from colloquy.core.openapi import install_openapi
 from colloquy.core.ratelimit import RateLimiter
 from colloquy.core.security import PasswordHasher, TokenSigner
 from colloquy.core.settings import Settings
+from colloquy.datasets.router import router as datasets_router
+from colloquy.datasets.storage import storage_from_settings
+from colloquy.datasets.upload import body_size_allowances
+from colloquy.fine_tuning.router import router as fine_tuning_router
 from colloquy.keys import service as keys
 from colloquy.keys.router import router as keys_router
 from colloquy.llm.router import router as models_router
@@ -34,6 +38,9 @@ from colloquy.prompts.router import common_router as common_prompts_router
 from colloquy.prompts.router import router as prompts_router
 from colloquy.tasks.maintenance import periodic_purge
 from colloquy.tasks.router import router as tasks_router
+from colloquy.usage.router import admin_router as admin_usage_router
+from colloquy.usage.router import router as usage_router
+from colloquy.usage.service import RATE_LIMIT_HEADERS
 
 
 def _redis_client(url: str | None) -> Any:
@@ -50,12 +57,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.database = Database(create_engine(settings))
     app.state.redis = _redis_client(settings.redis_url)
     app.state.rate_limiter = RateLimiter(settings.redis_url)
+    app.state.key_authenticator = keys.KeyAuthenticator(settings, app.state.database)
+    app.state.dataset_storage = storage_from_settings(settings)
     app.state.auth_tools = accounts.AuthTools(
         settings=settings,
         hasher=PasswordHasher(settings),
         signer=TokenSigner(settings),
         limiter=app.state.rate_limiter,
-        key_authenticator=keys.KeyAuthenticator(settings, app.state.database),
+        key_authenticator=app.state.key_authenticator,
     )
     try:
         async with (
@@ -65,8 +74,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             app.state.providers = running.providers
             app.state.generations = running.generations
             app.state.hub = running.hub
+            app.state.metering = running.metering
             yield
     finally:
+        await app.state.key_authenticator.drain()
         await app.state.rate_limiter.close()
         if app.state.redis is not None:
             await app.state.redis.aclose()
@@ -102,7 +113,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         common_prompts_router,
         tasks_router,
         models_router,
+        usage_router,
+        admin_usage_router,
         chats_router,
+        datasets_router,
+        fine_tuning_router,
         openai_router,
         ws_router,
         health_router,
@@ -117,7 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_credentials=settings.cors_allow_credentials,
         allow_methods=["*"],
         allow_headers=["*"],
-        expose_headers=["X-Request-ID", "Retry-After"],
+        expose_headers=["X-Request-ID", "Retry-After", *RATE_LIMIT_HEADERS],
     )
     app.add_middleware(
         RequestContextMiddleware,
@@ -125,5 +140,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics_enabled=settings.metrics_enabled,
         hsts=settings.is_production,
         max_body_size=settings.max_body_size,
+        body_size_allowances=body_size_allowances(settings),
     )
     return app

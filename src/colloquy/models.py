@@ -4,11 +4,13 @@ from colloquy.accounts.models import AuditEvent, LoginSession, RefreshToken, Use
 from colloquy.agents.models import Agent
 from colloquy.chats.models import Chat, Message
 from colloquy.core.database import Base
+from colloquy.datasets.models import Dataset
 from colloquy.keys.models import ApiKey
 from colloquy.llm.models import Model
 from colloquy.projects.models import Project
 from colloquy.prompts.models import CommonPrompt, Prompt
 from colloquy.tasks.models import Task
+from colloquy.usage.models import UsageDaily, UsageEvent, UsageReservation
 
 __all__ = [
     "Agent",
@@ -17,6 +19,7 @@ __all__ = [
     "Base",
     "Chat",
     "CommonPrompt",
+    "Dataset",
     "LoginSession",
     "Message",
     "Model",
@@ -24,5 +27,8 @@ __all__ = [
     "Prompt",
     "RefreshToken",
     "Task",
+    "UsageDaily",
+    "UsageEvent",
+    "UsageReservation",
     "User",
 ]

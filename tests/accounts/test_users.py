@@ -24,6 +24,7 @@ USER_FIELDS = {
     "id",
     "email",
     "name",
+    "monthly_token_quota",
     "is_active",
     "is_admin",
     "created_at",

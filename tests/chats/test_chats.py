@@ -27,6 +27,7 @@ CHAT_FIELDS = {
     "agent",
     "model",
     "project_id",
+    "dataset_id",
     "active_message_id",
     "message_count",
     "last_message",

@@ -21,6 +21,8 @@ READ_FIELDS = {
     "scopes",
     "allowed_models",
     "monthly_token_budget",
+    "requests_per_minute",
+    "tokens_per_minute",
     "created_at",
     "expires_at",
     "last_used_at",
@@ -147,15 +149,18 @@ async def test_last_use_is_recorded_at_most_once_a_minute(
     created = await make_key(client, owner)
     assert created["last_used_at"] is None
     assert (await client.get(ME, headers=bearer(created["key"]))).status_code == 200
+    await app.state.key_authenticator.drain()  # the last use is written in the background
     first = await load_key(app, created["id"])
     assert first.last_used_at is not None
     assert first.last_used_ip == "127.0.0.1"
     assert (await client.get(ME, headers=bearer(created["key"]))).status_code == 200
+    await app.state.key_authenticator.drain()
     assert (await load_key(app, created["id"])).last_used_at == first.last_used_at
 
     earlier = datetime.now(UTC) - timedelta(minutes=5)
     await set_key_fields(app, created["id"], last_used_at=earlier)
     assert (await client.get(ME, headers=bearer(created["key"]))).status_code == 200
+    await app.state.key_authenticator.drain()
     later = await load_key(app, created["id"])
     assert later.last_used_at is not None
     assert later.last_used_at > earlier + timedelta(minutes=4)

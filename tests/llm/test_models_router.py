@@ -16,6 +16,8 @@ MODELS = "/api/v1/models"
 MODEL_FIELDS = {
     "id",
     "name",
+    "requests_per_minute",
+    "tokens_per_minute",
     "provider",
     "provider_model",
     "context_window",

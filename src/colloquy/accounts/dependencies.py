@@ -100,18 +100,25 @@ async def get_admin_user(user: LoginUser) -> User:
 AdminUser = Annotated[User, Depends(get_admin_user)]
 
 
-async def get_user_briefly(
+async def get_caller_briefly(
     request: Request, tools: AuthToolsDep, client: ClientDep, token: BearerToken
-) -> User:
-    """The current user, checked in a transaction of its own that ends before the handler runs:
-    for handlers that wait on long work and must not hold a database connection meanwhile."""
+) -> accounts.Authenticated:
+    """The caller, checked in a transaction of its own that ends before the handler runs: for
+    handlers that wait on long work and must not hold a database connection meanwhile."""
     if not token:
         raise InvalidAccessToken("Authentication is required.")
     async with transaction(request.app.state.database, write=False) as session:
         authenticated = await accounts.identify(session, tools=tools, token=token, client=client)
     require_scope(authenticated, request.method)
     request.state.user_id = str(authenticated.user.id)
-    return authenticated.user
+    return authenticated
+
+
+BriefCaller = Annotated[accounts.Authenticated, Depends(get_caller_briefly)]
+
+
+async def get_user_briefly(caller: BriefCaller) -> User:
+    return caller.user
 
 
 BriefUser = Annotated[User, Depends(get_user_briefly)]

@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from colloquy.core.database import Base, IdMixin, TimestampMixin, utcnow
@@ -21,6 +21,8 @@ class User(IdMixin, TimestampMixin, Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     is_admin: Mapped[bool] = mapped_column(default=False)
     last_login_at: Mapped[datetime | None]
+    # Tokens a month; null follows COLLOQUY_MONTHLY_TOKEN_QUOTA.
+    monthly_token_quota: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class LoginSession(IdMixin, Base):

@@ -3,7 +3,7 @@
 import unicodedata
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -75,6 +75,7 @@ class UserRead(BaseModel):
     created_at: datetime
     updated_at: datetime
     last_login_at: datetime | None
+    monthly_token_quota: int | None = None
 
 
 class UserUpdate(PartialUpdate):
@@ -103,9 +104,15 @@ class SessionRead(BaseModel):
 
 
 class AdminUserUpdate(PartialUpdate):
+    nullable_fields: ClassVar[frozenset[str]] = frozenset({"monthly_token_quota"})
+
     name: Name | None = None
     is_active: bool | None = None
     is_admin: bool | None = None
+    monthly_token_quota: Annotated[int, Field(ge=0, le=10**15)] | None = Field(
+        default=None,
+        description="Tokens a month for this user; null follows COLLOQUY_MONTHLY_TOKEN_QUOTA.",
+    )
 
 
 class AuditEventRead(BaseModel):

@@ -41,6 +41,16 @@ API_KEY_PREFIX = "ck-"
 
 
 @dataclass(frozen=True, slots=True)
+class KeyPolicy:
+    """What an API key's owner set for it: models it may call and its own limits (None: any)."""
+
+    allowed_models: frozenset[str] | None = None
+    monthly_token_budget: int | None = None
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Authenticated:
     """Who is calling: a login's access token (every scope), or an API key with its scopes."""
 
@@ -48,6 +58,7 @@ class Authenticated:
     session_id: uuid.UUID | None
     key_id: uuid.UUID | None = None
     scopes: frozenset[str] | None = None
+    key_policy: KeyPolicy | None = None
 
     @property
     def by_key(self) -> bool:

@@ -25,6 +25,9 @@ from colloquy.core.errors import problem
 from colloquy.llm import tokens
 from colloquy.llm.providers import ProviderRegistry
 from colloquy.llm.providers.base import Finish, ProviderError, TextDelta, Usage
+from colloquy.usage import service as usage_service
+from colloquy.usage.models import UsageSource
+from colloquy.usage.service import Metering
 
 log = structlog.get_logger("colloquy.chats.generation")
 RENEW_EVERY = LEASE.total_seconds() / 3
@@ -37,6 +40,8 @@ class Outcome:
     usage: Usage | None = None
     finish_reason: str | None = None
     error: str | None = None
+    # The provider was asked: from here on the call may have cost tokens.
+    asked: bool = False
 
 
 @dataclass
@@ -53,6 +58,7 @@ class Generation:
     task: asyncio.Task[None] | None = None
     cancel_requested: bool = False
     next_event: int = 1
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
@@ -70,31 +76,42 @@ class GenerationManager:
         providers: ProviderRegistry,
         events: EventLog,
         hub: Hub,
+        metering: Metering,
     ) -> None:
         self.database = database
         self.providers = providers
         self.events = events
         self.hub = hub
+        self.metering = metering
         self._running: dict[uuid.UUID, Generation] = {}
         hub.on_cancel(self._cancel_local)
 
     async def start(self, prepare: Prepare) -> Generation:
         """Run `prepare` in its own committed transaction, then generate in the background."""
-        async with transaction(self.database) as session:
-            plan = await prepare(session)
-        generation = Generation(
-            id=plan.assistant_message.id,
-            chat_id=plan.chat_id,
-            owner_id=plan.owner_id,
-            user_message=message_payload(
-                plan.user_message, sibling_ids=plan.sibling_ids.get(plan.user_message.parent_id)
-            ),
-        )
-        self._running[plan.chat_id] = generation
-        await self.events.begin(plan.chat_id, generation.id)
-        await self._emit(
-            generation, "user_message", generation.user_message.model_dump(mode="json")
-        )
+        plan: TurnPlan | None = None
+        try:
+            async with transaction(self.database) as session:
+                plan = await prepare(session)
+            generation = Generation(
+                id=plan.assistant_message.id,
+                chat_id=plan.chat_id,
+                owner_id=plan.owner_id,
+                user_message=message_payload(
+                    plan.user_message,
+                    sibling_ids=plan.sibling_ids.get(plan.user_message.parent_id),
+                ),
+                headers=plan.admission.headers,
+            )
+            self._running[plan.chat_id] = generation
+            await self.events.begin(plan.chat_id, generation.id)
+            await self._emit(
+                generation, "user_message", generation.user_message.model_dump(mode="json")
+            )
+        except BaseException:
+            if plan is not None:  # admitted, but the reply never started
+                self._running.pop(plan.chat_id, None)
+                await self.metering.release(plan.admission)
+            raise
         generation.task = asyncio.create_task(self._run(generation, plan))
         return generation
 
@@ -169,12 +186,15 @@ class GenerationManager:
         try:
             await self._finish(generation, plan, outcome)
         finally:
+            used = generation.usage.total_tokens if generation.usage else None
+            await self.metering.release(plan.admission, used_tokens=used)
             self._running.pop(plan.chat_id, None)
             generation.finished.set()
             await self.events.finish(plan.chat_id, generation.id)
 
     async def _stream(self, generation: Generation, plan: TurnPlan, outcome: Outcome) -> None:
         provider = self.providers.get(plan.provider)
+        outcome.asked = True
         async with aclosing(provider.stream(plan.request)) as chunks:  # type: ignore[type-var]
             async for chunk in chunks:
                 if isinstance(chunk, TextDelta):
@@ -202,12 +222,8 @@ class GenerationManager:
 
     async def _finish(self, generation: Generation, plan: TurnPlan, outcome: Outcome) -> None:
         text = "".join(outcome.text)
-        usage = outcome.usage or Usage(
-            input_tokens=plan.context.input_tokens,
-            output_tokens=await tokens.count_tokens_async(text) if text else 0,
-            estimated=True,
-        )
         content_tokens = await tokens.count_tokens_async(text) if text else 0
+        usage = outcome.usage or _estimate(plan, outcome, output_tokens=content_tokens)
         saved = await asyncio.shield(
             self._save(plan, outcome, text=text, usage=usage, content_tokens=content_tokens)
         )
@@ -243,6 +259,14 @@ class GenerationManager:
     ) -> MessageRead:
         siblings = plan.sibling_ids.get(plan.assistant_message.parent_id)
         async with transaction(self.database) as session:
+            await usage_service.record(
+                session,
+                admission=plan.admission,
+                usage=usage,
+                source=UsageSource.CHAT,
+                status=outcome.status.value,
+                chat_id=plan.chat_id,
+            )
             message = await session.get(Message, plan.assistant_message.id)
             if message is None:  # the chat or the message was deleted meanwhile
                 return message_payload(plan.assistant_message, sibling_ids=siblings)
@@ -259,6 +283,19 @@ class GenerationManager:
             await repository.set_lease(session, chat_id=plan.chat_id, until=None)
             await session.flush()
             return message_payload(message, sibling_ids=siblings)
+
+
+def _estimate(plan: TurnPlan, outcome: Outcome, *, output_tokens: int) -> Usage:
+    """Counted here when the provider reported nothing (a cancel or a failure mid-reply): the
+    prompt once the provider was asked, and the text it produced. A call that failed before
+    producing anything is charged nothing."""
+    failed_empty = outcome.status is MessageStatus.ERROR and not outcome.text
+    charged = outcome.asked and not failed_empty
+    return Usage(
+        input_tokens=plan.context.input_tokens if charged else 0,
+        output_tokens=output_tokens if charged else 0,
+        estimated=True,
+    )
 
 
 def socket_frame(chat_id: uuid.UUID, generation_id: uuid.UUID, event: Event) -> dict[str, Any]:

@@ -51,6 +51,9 @@ class Chat(IdMixin, TimestampMixin, Base):
     project_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("project.id", ondelete="SET NULL"), index=True
     )
+    dataset_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("dataset.id", ondelete="SET NULL"), index=True
+    )
     pinned: Mapped[bool] = mapped_column(default=False)
     archived: Mapped[bool] = mapped_column(default=False)
     active_message_id: Mapped[uuid.UUID | None] = mapped_column(

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from colloquy.accounts.dependencies import BriefUser, CurrentUser
+from colloquy.accounts.dependencies import BriefCaller, CurrentUser
 from colloquy.accounts.errors import InvalidAccessToken
-from colloquy.accounts.models import User
+from colloquy.accounts.service import Authenticated
 from colloquy.agents.errors import AgentNotFound
 from colloquy.chats import service as chats
 from colloquy.chats import turns
@@ -37,16 +37,27 @@ from colloquy.chats.schemas import (
 )
 from colloquy.chats.streaming import event_stream
 from colloquy.core.dependencies import API_PREFIX, SessionDep, SettingsDep
-from colloquy.core.errors import ValidationFailed, responses
+from colloquy.core.errors import QuotaExceeded, RateLimited, ValidationFailed, responses
 from colloquy.core.pagination import Page, PageDep
+from colloquy.core.settings import Settings
 from colloquy.llm.errors import ModelNotFound, ProviderFailed
 from colloquy.projects.errors import ProjectNotFound
+from colloquy.usage.errors import ModelNotAllowed
+from colloquy.usage.service import Payer
 
 router = APIRouter(prefix=f"{API_PREFIX}/chats", tags=["chats"])
 ERRORS = (InvalidAccessToken, ChatNotFound)
 REFERENCE_ERRORS = (AgentNotFound, ModelNotFound, ProjectNotFound)
 TURN_ERRORS = responses(
-    *ERRORS, MessageNotFound, GenerationInProgress, ContextTooLong, ProviderFailed, ModelNotFound
+    *ERRORS,
+    MessageNotFound,
+    GenerationInProgress,
+    ContextTooLong,
+    ProviderFailed,
+    ModelNotFound,
+    ModelNotAllowed,
+    QuotaExceeded,
+    RateLimited,
 )
 STREAM_DOC: dict[int | str, dict[str, Any]] = {
     200: {
@@ -155,22 +166,30 @@ async def delete_message(message_id: uuid.UUID, chat: OwnedChat, session: Sessio
     await chats.delete_message(session, chat=chat, message_id=message_id)
 
 
+Prepare = Callable[[AsyncSession, Chat, turns.Meter], Awaitable[turns.TurnPlan]]
+
+
 async def _turn(
     generations: GenerationManager,
     *,
-    user: User,
+    caller: Authenticated,
+    settings: Settings,
     chat_id: uuid.UUID,
     stream: bool,
-    prepare: Callable[[AsyncSession, Chat], Awaitable[turns.TurnPlan]],
+    prepare: Prepare,
 ) -> Response:
+    meter = turns.Meter(
+        payer=Payer.of(caller.user, settings, caller=caller), metering=generations.metering
+    )
+
     async def run(session: AsyncSession) -> turns.TurnPlan:
-        chat = await chats.get_chat(session, owner=user, chat_id=chat_id)
-        return await prepare(session, chat)
+        chat = await chats.get_chat(session, owner=caller.user, chat_id=chat_id)
+        return await prepare(session, chat, meter)
 
     generation = await generations.start(run)
-    if stream:
-        return event_stream(generations.follow(generation))
-    return await _answer(generation)
+    response = event_stream(generations.follow(generation)) if stream else await _answer(generation)
+    response.headers.update(generation.headers)
+    return response
 
 
 def _overrides(payload: MessageSend | MessageRegenerate) -> turns.Overrides:
@@ -203,7 +222,7 @@ async def _answer(generation: Generation) -> Response:
 async def send_message(
     chat_id: uuid.UUID,
     payload: MessageSend,
-    user: BriefUser,
+    caller: BriefCaller,
     generations: GenerationsDep,
     settings: SettingsDep,
 ) -> Response:
@@ -211,18 +230,24 @@ async def send_message(
     reply as server-sent events while it is generated."""
     overrides = _overrides(payload)
 
-    async def prepare(session: AsyncSession, chat: Chat) -> turns.TurnPlan:
+    async def prepare(session: AsyncSession, chat: Chat, meter: turns.Meter) -> turns.TurnPlan:
         return await turns.prepare_send(
             session,
-            user=user,
+            user=caller.user,
             chat=chat,
             content=payload.content,
             overrides=overrides,
             settings=settings,
+            meter=meter,
         )
 
     return await _turn(
-        generations, user=user, chat_id=chat_id, stream=payload.stream, prepare=prepare
+        generations,
+        caller=caller,
+        settings=settings,
+        chat_id=chat_id,
+        stream=payload.stream,
+        prepare=prepare,
     )
 
 
@@ -236,25 +261,31 @@ async def regenerate_message(
     chat_id: uuid.UUID,
     message_id: uuid.UUID,
     payload: MessageRegenerate,
-    user: BriefUser,
+    caller: BriefCaller,
     generations: GenerationsDep,
     settings: SettingsDep,
 ) -> Response:
     """Generate another reply beside this one; both stay, as siblings."""
     overrides = _overrides(payload)
 
-    async def prepare(session: AsyncSession, chat: Chat) -> turns.TurnPlan:
+    async def prepare(session: AsyncSession, chat: Chat, meter: turns.Meter) -> turns.TurnPlan:
         return await turns.prepare_regenerate(
             session,
-            user=user,
+            user=caller.user,
             chat=chat,
             message_id=message_id,
             overrides=overrides,
             settings=settings,
+            meter=meter,
         )
 
     return await _turn(
-        generations, user=user, chat_id=chat_id, stream=payload.stream, prepare=prepare
+        generations,
+        caller=caller,
+        settings=settings,
+        chat_id=chat_id,
+        stream=payload.stream,
+        prepare=prepare,
     )
 
 
@@ -268,24 +299,30 @@ async def edit_message(
     chat_id: uuid.UUID,
     message_id: uuid.UUID,
     payload: MessageEdit,
-    user: BriefUser,
+    caller: BriefCaller,
     generations: GenerationsDep,
     settings: SettingsDep,
 ) -> Response:
     """Send an edited version of a user message: a sibling of it, with a new reply."""
 
-    async def prepare(session: AsyncSession, chat: Chat) -> turns.TurnPlan:
+    async def prepare(session: AsyncSession, chat: Chat, meter: turns.Meter) -> turns.TurnPlan:
         return await turns.prepare_edit(
             session,
-            user=user,
+            user=caller.user,
             chat=chat,
             message_id=message_id,
             content=payload.content,
             settings=settings,
+            meter=meter,
         )
 
     return await _turn(
-        generations, user=user, chat_id=chat_id, stream=payload.stream, prepare=prepare
+        generations,
+        caller=caller,
+        settings=settings,
+        chat_id=chat_id,
+        stream=payload.stream,
+        prepare=prepare,
     )
 
 

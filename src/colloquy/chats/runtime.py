@@ -15,6 +15,8 @@ from colloquy.core.settings import Settings
 from colloquy.llm import service as llm
 from colloquy.llm.config import load_provider_configs
 from colloquy.llm.providers import ProviderRegistry
+from colloquy.usage.limits import meter_store
+from colloquy.usage.service import Metering
 
 log = structlog.get_logger("colloquy.chats")
 
@@ -24,6 +26,7 @@ class Conversations:
     providers: ProviderRegistry
     generations: GenerationManager
     hub: Hub
+    metering: Metering
 
 
 def _streaming_redis(url: str) -> Any:
@@ -54,12 +57,18 @@ async def conversations(database: Database, settings: Settings) -> AsyncIterator
         events = MemoryEventLog(settings.generation_event_ttl)
         hub = MemoryHub()
     await hub.start()
-    generations = GenerationManager(database=database, providers=providers, events=events, hub=hub)
+    metering = Metering(settings, meter_store(settings.redis_url))
+    generations = GenerationManager(
+        database=database, providers=providers, events=events, hub=hub, metering=metering
+    )
     await _register_dev_model(database, settings)
     try:
-        yield Conversations(providers=providers, generations=generations, hub=hub)
+        yield Conversations(
+            providers=providers, generations=generations, hub=hub, metering=metering
+        )
     finally:
         await generations.aclose()
+        await metering.aclose()
         await hub.aclose()
         await events.aclose()
         await providers.aclose()

@@ -21,10 +21,11 @@ class ChatCreate(Strict):
     agent_id: uuid.UUID | None = None
     model_id: ModelRef | None = Field(default=None, description="A model's id or name.")
     project_id: uuid.UUID | None = None
+    dataset_id: uuid.UUID | None = Field(default=None, description="One of your datasets.")
 
 
 class ChatUpdate(PartialUpdate):
-    nullable_fields = frozenset({"title", "agent_id", "model_id", "project_id"})
+    nullable_fields = frozenset({"title", "agent_id", "model_id", "project_id", "dataset_id"})
 
     title: Title | None = None
     pinned: bool | None = None
@@ -32,6 +33,7 @@ class ChatUpdate(PartialUpdate):
     project_id: uuid.UUID | None = None
     agent_id: uuid.UUID | None = None
     model_id: ModelRef | None = None
+    dataset_id: uuid.UUID | None = None
     active_message_id: uuid.UUID | None = Field(
         default=None, description="Switch branch: the message whose branch becomes active."
     )
@@ -54,6 +56,7 @@ class ChatRead(BaseModel):
     agent: NamedRef | None
     model: NamedRef | None
     project_id: uuid.UUID | None
+    dataset_id: uuid.UUID | None
     active_message_id: uuid.UUID | None
     message_count: int
     last_message: LastMessage | None

@@ -24,6 +24,7 @@ from colloquy.chats.schemas import (
 from colloquy.core.database import utcnow
 from colloquy.core.pagination import PageParams
 from colloquy.core.settings import Settings
+from colloquy.datasets import service as datasets
 from colloquy.llm import service as llm
 from colloquy.projects import service as projects
 
@@ -51,6 +52,8 @@ async def _check_references(
         await agents.get_agent(session, owner=owner, agent_id=fields["agent_id"])  # type: ignore[arg-type]
     if fields.get("project_id") is not None:
         await projects.require_project(session, owner=owner, project_id=fields["project_id"])  # type: ignore[arg-type]
+    if fields.get("dataset_id") is not None:
+        await datasets.get_dataset(session, owner=owner, dataset_id=fields["dataset_id"])  # type: ignore[arg-type]
     if fields.get("model_id") is not None:
         model = await llm.get_model(
             session, user=owner, ref=str(fields["model_id"]), settings=settings
@@ -71,6 +74,7 @@ def to_read(row: ChatRow) -> ChatRead:
         if chat.model_id and row.model_name is not None
         else None,
         project_id=chat.project_id,
+        dataset_id=chat.dataset_id,
         active_message_id=chat.active_message_id,
         message_count=row.message_count,
         last_message=LastMessage(
@@ -157,6 +161,16 @@ async def _branch_leaf(session: AsyncSession, *, chat: Chat, message_id: uuid.UU
             break
         leaf = child
     return leaf
+
+
+async def branch_messages(session: AsyncSession, *, chat: Chat) -> list[Message]:
+    """Every message on the chat's active branch, oldest first."""
+    if chat.active_message_id is None:
+        return []
+    newest_first = await repository.ancestors(
+        session, start_id=chat.active_message_id, limit=MAX_BRANCH_DESCENT * 100
+    )
+    return list(reversed(newest_first))
 
 
 async def delete_chat(session: AsyncSession, *, chat: Chat) -> None:

@@ -20,6 +20,7 @@ from colloquy.llm import service as llm
 from colloquy.llm import tokens
 from colloquy.llm.models import Model
 from colloquy.llm.providers.base import GenerationRequest
+from colloquy.usage.service import Admission, Metering, Payer
 
 LEASE = timedelta(seconds=30)
 TITLE_CHARS = 60
@@ -33,6 +34,14 @@ class Overrides:
 
 
 @dataclass(frozen=True, slots=True)
+class Meter:
+    """Who pays for the turn, and the engine that admits it."""
+
+    payer: Payer
+    metering: Metering
+
+
+@dataclass(frozen=True, slots=True)
 class TurnPlan:
     chat_id: uuid.UUID
     owner_id: uuid.UUID
@@ -43,6 +52,7 @@ class TurnPlan:
     context: context.Context
     # The siblings of both messages, so the answers show them as GET does.
     sibling_ids: dict[uuid.UUID | None, list[uuid.UUID]]
+    admission: Admission
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +138,7 @@ async def _plan(
     setup: _Setup,
     user_message: Message,
     overrides: Overrides,
+    meter: Meter,
 ) -> TurnPlan:
     reply = await _new_message(
         session,
@@ -163,6 +174,14 @@ async def _plan(
         max_output_tokens=setup.max_output,
         agent_name=setup.agent.name if setup.agent else None,
     )
+    # Last, so a refusal rolls everything back and nothing is held for a turn that never ran.
+    admission = await meter.metering.admit(
+        session,
+        payer=meter.payer,
+        model=setup.model,
+        estimate=assembled.input_tokens + setup.max_output,
+        ref=overrides.model_ref,
+    )
     return TurnPlan(
         chat_id=chat.id,
         owner_id=chat.owner_id,
@@ -172,6 +191,7 @@ async def _plan(
         request=request,
         context=assembled,
         sibling_ids=siblings,
+        admission=admission,
     )
 
 
@@ -183,6 +203,7 @@ async def prepare_send(
     content: str,
     overrides: Overrides,
     settings: Settings,
+    meter: Meter,
 ) -> TurnPlan:
     setup = await _setup(session, user=user, chat=chat, overrides=overrides, settings=settings)
     content_tokens = await tokens.count_tokens_async(content)
@@ -204,7 +225,12 @@ async def prepare_send(
         content_tokens=content_tokens,
     )
     return await _plan(
-        session, chat=chat, setup=setup, user_message=user_message, overrides=overrides
+        session,
+        chat=chat,
+        setup=setup,
+        user_message=user_message,
+        overrides=overrides,
+        meter=meter,
     )
 
 
@@ -223,6 +249,7 @@ async def prepare_regenerate(
     message_id: uuid.UUID,
     overrides: Overrides,
     settings: Settings,
+    meter: Meter,
 ) -> TurnPlan:
     """A new reply beside the given one (or, given a user message, a new reply to it)."""
     target = await _chat_message(session, chat, message_id)
@@ -236,7 +263,9 @@ async def prepare_regenerate(
         budget=setup.budget, system_tokens=setup.system_tokens, content_tokens=prompt.content_tokens
     )
     await _claim(session, chat)
-    return await _plan(session, chat=chat, setup=setup, user_message=prompt, overrides=overrides)
+    return await _plan(
+        session, chat=chat, setup=setup, user_message=prompt, overrides=overrides, meter=meter
+    )
 
 
 async def prepare_edit(
@@ -247,6 +276,7 @@ async def prepare_edit(
     message_id: uuid.UUID,
     content: str,
     settings: Settings,
+    meter: Meter,
 ) -> TurnPlan:
     """A new user message beside the edited one, and a reply to it."""
     target = await _chat_message(session, chat, message_id)
@@ -268,4 +298,6 @@ async def prepare_edit(
         content=content,
         content_tokens=content_tokens,
     )
-    return await _plan(session, chat=chat, setup=setup, user_message=edited, overrides=overrides)
+    return await _plan(
+        session, chat=chat, setup=setup, user_message=edited, overrides=overrides, meter=meter
+    )

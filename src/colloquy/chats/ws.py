@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 import anyio
@@ -21,8 +21,9 @@ from starlette.types import Message
 from starlette.websockets import WebSocketDisconnect, WebSocketDisconnected
 
 from colloquy.accounts import service as accounts
-from colloquy.accounts.errors import InvalidAccessToken
-from colloquy.accounts.models import User
+from colloquy.accounts.dependencies import READ_SCOPE, WRITE_SCOPE
+from colloquy.accounts.errors import InsufficientScope, InvalidAccessToken
+from colloquy.accounts.service import Authenticated
 from colloquy.chats import frames, turns
 from colloquy.chats import service as chats
 from colloquy.chats.events import Hub
@@ -31,7 +32,9 @@ from colloquy.chats.generation import GenerationManager, socket_frame
 from colloquy.core.database import Database, transaction, utcnow
 from colloquy.core.dependencies import API_PREFIX
 from colloquy.core.errors import AppError
+from colloquy.core.network import ClientInfo
 from colloquy.core.settings import Settings
+from colloquy.usage.service import Payer
 
 log = structlog.get_logger("colloquy.chats.ws")
 router = APIRouter(prefix=API_PREFIX, tags=["chats"])
@@ -42,6 +45,9 @@ RECHECK_SECONDS = 60.0  # how stale the check of the login against the database 
 RESUME_GRACE = 1.0  # seconds live events of a reply joined mid-way wait for a resume
 MAX_REPLAYS = 16
 CLOSE_UNAUTHORIZED = 4401
+# An API key's socket is ended by its periodic recheck (revoked, expired), not by a clock.
+NEVER = datetime.max.replace(tzinfo=UTC)
+SOCKET_SCOPES = frozenset({READ_SCOPE, WRITE_SCOPE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +114,8 @@ async def _open(websocket: WebSocket, context: SocketContext) -> Login | None:
         if token is None:
             token = await _first_frame_token(websocket)
         async with transaction(context.database, write=False) as session:
-            login = await _check_token(session, context, token)
-    except InvalidAccessToken as exc:
+            login = await _check_token(session, context, token, _client(websocket))
+    except (InvalidAccessToken, InsufficientScope) as exc:
         await _close(websocket, CLOSE_UNAUTHORIZED, exc.detail)
     except _Oversized:
         await _close(websocket, status.WS_1009_MESSAGE_TOO_BIG, "Frame too large.")
@@ -144,10 +150,28 @@ async def _first_frame_token(websocket: WebSocket) -> str:
     raise InvalidAccessToken(f"No auth frame within {AUTH_TIMEOUT:g} s.")
 
 
-async def _check_token(session: AsyncSession, context: SocketContext, token: str) -> Login:
-    authenticated = await accounts.authenticate(session, tools=context.tools, token=token)
-    claims = context.tools.signer.read_access(token)
-    return Login(user_id=authenticated.user.id, token=token, expires_at=claims.expires_at)
+async def _check_token(
+    session: AsyncSession, context: SocketContext, token: str, client: ClientInfo
+) -> Login:
+    """An access token or an API key; a key has no expiry to watch, its rechecks end it."""
+    authenticated = await accounts.identify(
+        session, tools=context.tools, token=token, client=client
+    )
+    if authenticated.scopes is not None and not authenticated.scopes & SOCKET_SCOPES:
+        raise InsufficientScope("The API key needs the read or write scope.")
+    expires_at = (
+        NEVER if authenticated.by_key else context.tools.signer.read_access(token).expires_at
+    )
+    return Login(user_id=authenticated.user.id, token=token, expires_at=expires_at)
+
+
+def _client(websocket: WebSocket) -> ClientInfo:
+    user_agent = websocket.headers.get("user-agent")
+    return ClientInfo(
+        ip=getattr(websocket.state, "client_ip", None)
+        or (websocket.client and websocket.client.host),
+        user_agent=user_agent[:512] if user_agent else None,
+    )
 
 
 def _text(message: Message) -> str:
@@ -172,6 +196,7 @@ class ChatSocket:
 
     def __init__(self, websocket: WebSocket, context: SocketContext, login: Login) -> None:
         self.websocket = websocket
+        self.client = _client(websocket)
         self.context = context
         self.login = login
         self.feeds = frames.Feeds(grace=RESUME_GRACE)
@@ -275,7 +300,7 @@ class ChatSocket:
             case frames.SendFrame():
                 await self._start(frame)
             case frames.CancelFrame():
-                await self._owned_chat(frame.chat_id)
+                await self._owned_chat(frame.chat_id, scope=WRITE_SCOPE)
                 await self.context.generations.cancel(frame.chat_id)
             case frames.ResumeFrame():
                 await self._resume(frame)
@@ -285,22 +310,26 @@ class ChatSocket:
                     pong["ref"] = frame.ref
                 await self._send(pong)
 
-    async def _recheck(self, session: AsyncSession) -> User:
-        """The login is still live and its user active: checked against the database."""
-        authenticated = await accounts.authenticate(
-            session, tools=self.context.tools, token=self.login.token
+    async def _recheck(self, session: AsyncSession, *, scope: str | None = None) -> Authenticated:
+        """The login (or key) is still live and its user active: checked against the database;
+        a key must hold `scope` when one is named."""
+        authenticated = await accounts.identify(
+            session, tools=self.context.tools, token=self.login.token, client=self.client
         )
         self._checked_at = time.monotonic()
-        return authenticated.user
+        scopes = authenticated.scopes
+        if scope is not None and scopes is not None and scope not in scopes:
+            raise InsufficientScope(f"The API key lacks the {scope} scope.")
+        return authenticated
 
-    async def _owned_chat(self, chat_id: uuid.UUID) -> None:
+    async def _owned_chat(self, chat_id: uuid.UUID, *, scope: str) -> None:
         async with transaction(self.context.database, write=False) as session:
-            user = await self._recheck(session)
-            await chats.get_chat(session, owner=user, chat_id=chat_id)
+            caller = await self._recheck(session, scope=scope)
+            await chats.get_chat(session, owner=caller.user, chat_id=chat_id)
 
     async def _renew(self, frame: frames.AuthFrame) -> None:
         async with transaction(self.context.database, write=False) as session:
-            login = await _check_token(session, self.context, frame.token)
+            login = await _check_token(session, self.context, frame.token, self.client)
         if login.user_id != self.login.user_id:
             raise InvalidAccessToken("The token belongs to another user.")
         self.login = login
@@ -314,15 +343,18 @@ class ChatSocket:
         )
 
         async def prepare(session: AsyncSession) -> turns.TurnPlan:
-            user = await self._recheck(session)
-            chat = await chats.get_chat(session, owner=user, chat_id=frame.chat_id)
+            caller = await self._recheck(session, scope=WRITE_SCOPE)
+            chat = await chats.get_chat(session, owner=caller.user, chat_id=frame.chat_id)
+            settings = self.context.settings
+            payer = Payer.of(caller.user, settings, caller=caller)
             return await turns.prepare_send(
                 session,
-                user=user,
+                user=caller.user,
                 chat=chat,
                 content=frame.content,
                 overrides=overrides,
-                settings=self.context.settings,
+                settings=settings,
+                meter=turns.Meter(payer=payer, metering=self.context.generations.metering),
             )
 
         # The reply's frames reach this socket, like every other of the user's, through the hub.
@@ -345,7 +377,7 @@ class ChatSocket:
         await self._deliver(self.feeds.end_replay(str(frame.chat_id)))
 
     async def _follow(self, frame: frames.ResumeFrame) -> None:
-        await self._owned_chat(frame.chat_id)
+        await self._owned_chat(frame.chat_id, scope=READ_SCOPE)
         generations = self.context.generations
         attached = await generations.attach(frame.chat_id, after=frame.after_event_id)
         if attached is None:

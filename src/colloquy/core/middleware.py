@@ -4,11 +4,12 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import structlog
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from colloquy.core import metrics
@@ -16,11 +17,17 @@ from colloquy.core.errors import PROBLEM_JSON, problem
 from colloquy.core.network import Network, client_ip
 
 REQUEST_ID_HEADER = "X-Request-ID"
+# Recorded for a request whose client left before the answer (nginx's convention).
+CLIENT_CLOSED = 499
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _DOCS_PATHS = ("/docs", "/redoc", "/openapi.json")
 _TITLES = {413: "Content Too Large", 500: "Internal Server Error"}
 
 log = structlog.get_logger("colloquy.http")
+
+
+def _too_large(limit: int | None) -> str:
+    return f"The request body is larger than {limit} bytes."
 
 
 class RequestContextMiddleware:
@@ -34,9 +41,12 @@ class RequestContextMiddleware:
         metrics_enabled: bool = True,
         hsts: bool = False,
         max_body_size: int | None = None,
+        body_size_allowances: Mapping[str, int] | None = None,
     ) -> None:
         self.app = app
         self.max_body_size = max_body_size
+        # Paths that take larger bodies (uploads) than the global limit; they still count bytes.
+        self.body_size_allowances = dict(body_size_allowances or {})
         self.trusted_proxies = tuple(trusted_proxies)
         self.metrics_enabled = metrics_enabled
         self.hsts = hsts
@@ -73,11 +83,15 @@ class RequestContextMiddleware:
                 self._secure(response_headers, scope["path"])
             await send(message)
 
+        limit = self.body_size_allowances.get(scope["path"], self.max_body_size)
         try:
-            if self._declares_too_large_a_body(scope):
-                await self._problem(send_with_headers, 413, "payload_too_large", self._too_large)
+            if self._declares_too_large_a_body(scope, limit):
+                await self._problem(send_with_headers, 413, "payload_too_large", _too_large(limit))
                 return
-            await self.app(scope, self._limited(receive), send_with_headers)
+            await self.app(scope, self._limited(receive, limit), send_with_headers)
+        except ClientDisconnect:
+            status = CLIENT_CLOSED  # nobody is left to answer
+            log.info("client_disconnected", path=scope["path"])
         except Exception:
             log.exception("unhandled_error", path=scope["path"])
             if not response_started:
@@ -86,19 +100,16 @@ class RequestContextMiddleware:
         finally:
             self._record(scope, status, time.perf_counter() - started)
 
-    @property
-    def _too_large(self) -> str:
-        return f"The request body is larger than {self.max_body_size} bytes."
-
-    def _declares_too_large_a_body(self, scope: Scope) -> bool:
-        if self.max_body_size is None:
+    @staticmethod
+    def _declares_too_large_a_body(scope: Scope, limit: int | None) -> bool:
+        if limit is None:
             return False
         declared = Headers(scope=scope).get("content-length", "")
-        return declared.isdigit() and int(declared) > self.max_body_size
+        return declared.isdigit() and int(declared) > limit
 
-    def _limited(self, receive: Receive) -> Receive:
+    @staticmethod
+    def _limited(receive: Receive, limit: int | None) -> Receive:
         """Count body bytes as they arrive: a chunked body declares no length to check."""
-        limit = self.max_body_size
         if limit is None:
             return receive
         received = 0
@@ -109,7 +120,7 @@ class RequestContextMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise HTTPException(413, self._too_large)
+                    raise HTTPException(413, _too_large(limit))
             return message
 
         return receive_within_limit

@@ -90,6 +90,21 @@ class Settings(BaseSettings):
     default_model: str | None = None
     generation_event_ttl: int = Field(default=300, ge=1)
 
+    # Limits on model calls; None is unlimited. Keys may override their own per-minute limits.
+    monthly_token_quota: int | None = Field(default=None, ge=0)
+    user_requests_per_minute: int | None = Field(default=None, ge=1)
+    user_tokens_per_minute: int | None = Field(default=None, ge=1)
+    user_concurrent_streams: int | None = Field(default=None, ge=1)
+    key_requests_per_minute: int | None = Field(default=600, ge=1)
+    key_tokens_per_minute: int | None = Field(default=1_000_000, ge=1)
+    key_concurrent_streams: int | None = Field(default=None, ge=1)
+
+    # Fine-tuning datasets: upload limits, and where their files are kept (var_dir/datasets).
+    dataset_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)
+    dataset_max_line_bytes: int = Field(default=1024 * 1024, ge=64)
+    dataset_min_examples: int = Field(default=10, ge=1)
+    dataset_dir: Path | None = None
+
     @field_validator("cors_origins", "trusted_proxies", "model_dirs", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Index, String
+from sqlalchemy import JSON, BigInteger, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from colloquy.core.database import Base, IdMixin, TimestampMixin, owner_column
@@ -28,7 +28,10 @@ class ApiKey(IdMixin, TimestampMixin, Base):
     previous_valid_until: Mapped[datetime | None]
     scopes: Mapped[list[str]] = mapped_column(JSON)
     allowed_models: Mapped[list[str] | None] = mapped_column(JSON)
-    monthly_token_budget: Mapped[int | None]
+    monthly_token_budget: Mapped[int | None] = mapped_column(BigInteger)
+    # Per-minute limits for this key; null follows the settings.
+    requests_per_minute: Mapped[int | None]
+    tokens_per_minute: Mapped[int | None]
     expires_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
     last_used_ip: Mapped[str | None] = mapped_column(String(45))

@@ -14,6 +14,7 @@ ModelRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 Scopes = Annotated[list[ApiKeyScope], Field(min_length=1, max_length=len(ApiKeyScope))]
 AllowedModels = Annotated[list[ModelRef], Field(max_length=100)]
 TokenBudget = Annotated[int, Field(ge=0, le=10**15)]
+PerMinute = Annotated[int, Field(ge=1, le=10**9)]
 
 
 class ApiKeyCreate(Strict):
@@ -22,6 +23,8 @@ class ApiKeyCreate(Strict):
     expires_at: AwareDatetime | None = None
     allowed_models: AllowedModels | None = None
     monthly_token_budget: TokenBudget | None = None
+    requests_per_minute: PerMinute | None = None
+    tokens_per_minute: PerMinute | None = None
 
     @field_validator("scopes")
     @classmethod
@@ -38,12 +41,14 @@ class ApiKeyCreate(Strict):
 
 class ApiKeyUpdate(PartialUpdate):
     nullable_fields: ClassVar[frozenset[str]] = frozenset(
-        {"allowed_models", "monthly_token_budget"}
+        {"allowed_models", "monthly_token_budget", "requests_per_minute", "tokens_per_minute"}
     )
 
     name: KeyName | None = None
     allowed_models: AllowedModels | None = None
     monthly_token_budget: TokenBudget | None = None
+    requests_per_minute: PerMinute | None = None
+    tokens_per_minute: PerMinute | None = None
 
 
 class ApiKeyRotate(Strict):
@@ -59,6 +64,8 @@ class ApiKeyRead(BaseModel):
     scopes: list[ApiKeyScope]
     allowed_models: list[str] | None
     monthly_token_budget: int | None
+    requests_per_minute: int | None
+    tokens_per_minute: int | None
     created_at: datetime
     expires_at: datetime | None
     last_used_at: datetime | None

@@ -1,12 +1,13 @@
 """API keys: create (the secret shown once), rename, rotate with a grace period, revoke, and
 resolve a presented key to its owner and scopes."""
 
+import asyncio
 import hashlib
 import hmac
 import secrets
 import string
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 import structlog
@@ -96,6 +97,8 @@ async def create_key(
         expires_at=data.expires_at,
         allowed_models=data.allowed_models,
         monthly_token_budget=data.monthly_token_budget,
+        requests_per_minute=data.requests_per_minute,
+        tokens_per_minute=data.tokens_per_minute,
     )
     session.add(key)
     await session.flush()
@@ -166,13 +169,16 @@ def _secret_matches(key: ApiKey, digest: str, now: datetime) -> bool:
     )
 
 
+Touch = Callable[[uuid.UUID, datetime, datetime, str | None], None]
+
+
 async def authenticate_key(
     session: AsyncSession,
     *,
     settings: Settings,
-    database: Database,
     token: str,
     client: ClientInfo,
+    touch: Touch,
 ) -> accounts.Authenticated:
     """The owner and scopes behind a presented key. Every failure reads the same (401)."""
     if not _well_formed(token):
@@ -188,17 +194,23 @@ async def authenticate_key(
         raise InvalidAccessToken
     since = now - TOUCH_INTERVAL
     if key.last_used_at is None or key.last_used_at < since:
-        await _record_use(database, key_id=key.id, now=now, since=since, ip=client.ip)
+        touch(key.id, now, since, client.ip)
+    policy = accounts.KeyPolicy(
+        allowed_models=frozenset(key.allowed_models) if key.allowed_models is not None else None,
+        monthly_token_budget=key.monthly_token_budget,
+        requests_per_minute=key.requests_per_minute,
+        tokens_per_minute=key.tokens_per_minute,
+    )
     return accounts.Authenticated(
-        user=user, session_id=None, key_id=key.id, scopes=frozenset(key.scopes)
+        user=user, session_id=None, key_id=key.id, scopes=frozenset(key.scopes), key_policy=policy
     )
 
 
 async def _record_use(
     database: Database, *, key_id: uuid.UUID, now: datetime, since: datetime, ip: str | None
 ) -> None:
-    """In a short write transaction of its own, so the request's (read) transaction never has
-    to turn into a write, and at most once a minute, whichever replica is asked."""
+    """In a short write transaction of its own, and at most once a minute, whichever replica is
+    asked (the update only applies to a key not touched since `since`)."""
     try:
         async with transaction(database) as session:
             await repository.touch(session, key_id=key_id, now=now, since=since, ip=ip)
@@ -207,15 +219,33 @@ async def _record_use(
 
 
 class KeyAuthenticator:
-    """What accounts calls for a bearer token that looks like an API key."""
+    """What accounts calls for a bearer token that looks like an API key.
+
+    A key's last use is written in the background, after the request's own transaction: a
+    request never waits for a second connection while holding one (under a burst that would
+    exhaust the pool), and one key's burst starts a single write."""
 
     def __init__(self, settings: Settings, database: Database) -> None:
         self._settings = settings
         self._database = database
+        self._touching: dict[uuid.UUID, asyncio.Task[None]] = {}
 
     async def __call__(
         self, session: AsyncSession, *, token: str, client: ClientInfo
     ) -> accounts.Authenticated:
         return await authenticate_key(
-            session, settings=self._settings, database=self._database, token=token, client=client
+            session, settings=self._settings, token=token, client=client, touch=self._touch
         )
+
+    def _touch(self, key_id: uuid.UUID, now: datetime, since: datetime, ip: str | None) -> None:
+        if key_id in self._touching:
+            return
+        task = asyncio.create_task(
+            _record_use(self._database, key_id=key_id, now=now, since=since, ip=ip)
+        )
+        self._touching[key_id] = task
+        task.add_done_callback(lambda _: self._touching.pop(key_id, None))
+
+    async def drain(self) -> None:
+        """Wait for the last-use writes under way (at shutdown, and in tests)."""
+        await asyncio.gather(*self._touching.values(), return_exceptions=True)

@@ -32,3 +32,6 @@ class Model(IdMixin, TimestampMixin, Base):
         ForeignKey("model.id", ondelete="SET NULL")
     )
     is_default: Mapped[bool] = mapped_column(default=False)
+    # Per-user limits on this model, where an admin set them.
+    requests_per_minute: Mapped[int | None]
+    tokens_per_minute: Mapped[int | None]

@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -16,6 +16,9 @@ ProviderModel = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
 ContextWindow = Annotated[int, Field(ge=16, le=10_000_000)]
 MaxOutput = Annotated[int, Field(ge=1, le=1_000_000)]
 Description = Annotated[str, StringConstraints(max_length=2000)]
+PerMinute = Annotated[
+    int, Field(ge=1, le=10**9, description="A per-user limit on this model, per minute.")
+]
 
 
 class ModelCreate(Strict):
@@ -28,15 +31,23 @@ class ModelCreate(Strict):
     max_output_tokens: MaxOutput = 1024
     description: Description = ""
     is_default: bool = False
+    requests_per_minute: PerMinute | None = None
+    tokens_per_minute: PerMinute | None = None
 
 
 class ModelUpdate(PartialUpdate):
+    nullable_fields: ClassVar[frozenset[str]] = frozenset(
+        {"requests_per_minute", "tokens_per_minute"}
+    )
+
     name: ModelName | None = None
     provider_model: ProviderModel | None = None
     context_window: ContextWindow | None = None
     max_output_tokens: MaxOutput | None = None
     description: Description | None = None
     is_default: bool | None = None
+    requests_per_minute: PerMinute | None = None
+    tokens_per_minute: PerMinute | None = None
 
 
 class ModelRead(BaseModel):
@@ -53,5 +64,7 @@ class ModelRead(BaseModel):
     owner_id: uuid.UUID | None
     base_model_id: uuid.UUID | None
     is_default: bool
+    requests_per_minute: int | None
+    tokens_per_minute: int | None
     created_at: datetime
     updated_at: datetime

@@ -2,18 +2,20 @@
 does (every other path keeps problem details)."""
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException
+from starlette.types import Receive, Scope, Send
 
 from colloquy.accounts import service as accounts
 from colloquy.accounts.dependencies import AuthToolsDep, BearerToken
 from colloquy.accounts.errors import InsufficientScope, InvalidAccessToken
-from colloquy.accounts.models import User
+from colloquy.accounts.service import Authenticated
 from colloquy.core.database import transaction
 from colloquy.core.dependencies import ClientDep, DatabaseDep, SessionDep, SettingsDep
 from colloquy.core.errors import AppError
@@ -27,6 +29,7 @@ from colloquy.openai_api.errors import (
     validation_message,
 )
 from colloquy.openai_api.schemas import ChatCompletion, ChatCompletionCreate, ModelList, ModelObject
+from colloquy.usage.service import Metering, Payer
 
 PREFIX = "/v1"
 INFERENCE_SCOPE = "inference"
@@ -34,9 +37,9 @@ INFERENCE_SCOPE = "inference"
 router = APIRouter(prefix=PREFIX, tags=["openai"])
 
 
-async def get_inference_user(
+async def get_inference_caller(
     request: Request, tools: AuthToolsDep, client: ClientDep, token: BearerToken
-) -> User:
+) -> Authenticated:
     """The caller, checked in a short transaction of its own: a key needs the `inference` scope."""
     if not token:
         raise InvalidAccessToken("Authentication is required.")
@@ -45,52 +48,114 @@ async def get_inference_user(
     if caller.scopes is not None and INFERENCE_SCOPE not in caller.scopes:
         raise InsufficientScope("The API key lacks the inference scope.")
     request.state.user_id = str(caller.user.id)
-    return caller.user
+    return caller
 
 
-InferenceUser = Annotated[User, Depends(get_inference_user)]
+InferenceCaller = Annotated[Authenticated, Depends(get_inference_caller)]
+
+
+def get_metering(request: Request) -> Metering:
+    metering: Metering = request.app.state.metering
+    return metering
+
+
+MeteringDep = Annotated[Metering, Depends(get_metering)]
 
 
 @router.get("/models")
-async def list_models(user: InferenceUser, session: SessionDep, settings: SettingsDep) -> ModelList:
+async def list_models(
+    caller: InferenceCaller, session: SessionDep, settings: SettingsDep
+) -> ModelList:
     """The models you can use, in OpenAI's list format."""
-    return ModelList(data=await openai.list_models(session, user=user, settings=settings))
+    payer = Payer.of(caller.user, settings, caller=caller)
+    models = await openai.list_models(session, user=caller.user, settings=settings, payer=payer)
+    return ModelList(data=models)
 
 
 @router.get("/models/{model}")
 async def get_model(
-    model: str, user: InferenceUser, session: SessionDep, settings: SettingsDep
+    model: str, caller: InferenceCaller, session: SessionDep, settings: SettingsDep
 ) -> ModelObject:
     """A model you can use, by name or id."""
-    return await openai.get_model(session, user=user, ref=model, settings=settings)
+    payer = Payer.of(caller.user, settings, caller=caller)
+    return await openai.get_model(
+        session, user=caller.user, ref=model, settings=settings, payer=payer
+    )
 
 
 @router.post("/chat/completions", response_model=ChatCompletion)
 async def create_chat_completion(
     payload: ChatCompletionCreate,
-    user: InferenceUser,
+    caller: InferenceCaller,
     database: DatabaseDep,
     settings: SettingsDep,
     providers: ProvidersDep,
+    metering: MeteringDep,
 ) -> Response:
-    """A chat completion from a model, or from one of your agents as `agent:<id>`."""
-    async with transaction(database, write=False) as session:
-        target = await openai.resolve_target(
-            session, user=user, ref=payload.model, settings=settings
-        )
-    provider = openai.get_provider(providers, target.model)
-    request = openai.generation_request(target, payload)
+    """A chat completion from a model, or from one of your agents as `agent:<id>`. Refused
+    before the model is asked when a limit or the monthly quota is reached."""
+    payer = Payer.of(caller.user, settings, caller=caller)
+    admission = None
+    try:
+        # A monthly budget is reserved in the database, so only then is this a write.
+        async with transaction(database, write=payer.has_budget) as session:
+            target = await openai.resolve_target(
+                session, user=caller.user, ref=payload.model, settings=settings
+            )
+            provider = openai.get_provider(providers, target.model)
+            request = openai.generation_request(target, payload)
+            counted = await openai.input_tokens(request)
+            admission = await metering.admit(
+                session,
+                payer=payer,
+                model=target.model,
+                estimate=counted + (request.max_output_tokens or 0),
+                ref=payload.model,
+            )
+    except BaseException:
+        if admission is not None:
+            await metering.release(admission)
+        raise
+    call = openai.Metered(
+        database=database, metering=metering, admission=admission, input_tokens=counted
+    )
     if not payload.stream:
-        completion = await openai.complete(provider, request, model_name=payload.model)
-        return JSONResponse(completion.model_dump(mode="json"))
+        completion = await openai.complete(provider, request, model_name=payload.model, call=call)
+        return JSONResponse(completion.model_dump(mode="json"), headers=admission.headers)
     events = await openai.stream_completion(
-        provider, request, model_name=payload.model, include_usage=payload.include_usage
+        provider,
+        request,
+        model_name=payload.model,
+        include_usage=payload.include_usage,
+        call=call,
     )
-    return StreamingResponse(
+    return SettledStream(
         events,
+        call=call,
         media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **admission.headers},
     )
+
+
+class SettledStream(StreamingResponse):
+    """A streamed completion that is settled however the response ends, even when the client
+    left before its body was ever read (the body's own cleanup then never runs)."""
+
+    def __init__(self, content: AsyncIterator[bytes], *, call: openai.Metered, **kwargs: Any):
+        super().__init__(content, **kwargs)
+        self.call = call
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                close = getattr(self.body_iterator, "aclose", None)
+                if close is not None:
+                    await close()
+                if not self.call.settled:
+                    self.call.status = "cancelled"
+                    await self.call.settle()
 
 
 Handler = Callable[[Request, Exception], Awaitable[Response]]

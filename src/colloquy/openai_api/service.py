@@ -5,18 +5,22 @@ import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from contextlib import aclosing
+from dataclasses import dataclass, field
 from datetime import UTC
 
+import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from colloquy.accounts.models import User
 from colloquy.agents import service as agents
 from colloquy.agents.errors import AgentNotFound
 from colloquy.agents.models import Agent
+from colloquy.core.database import Database, transaction
 from colloquy.core.pagination import PageParams
 from colloquy.core.settings import Settings
 from colloquy.llm import service as llm
+from colloquy.llm import tokens
 from colloquy.llm.errors import ModelNotFound, ProviderFailed
 from colloquy.llm.models import Model
 from colloquy.llm.providers import (
@@ -28,7 +32,6 @@ from colloquy.llm.providers import (
     ProviderRegistry,
     TextDelta,
     Usage,
-    collect,
 )
 from colloquy.llm.providers.base import ChatMessage, Role
 from colloquy.openai_api.errors import error_body
@@ -43,6 +46,9 @@ from colloquy.openai_api.schemas import (
     ModelObject,
     ResponseMessage,
 )
+from colloquy.usage import service as usage
+from colloquy.usage.models import UsageSource
+from colloquy.usage.service import Admission, Metering, Payer
 
 AGENT_PREFIX = "agent:"
 FINISH_REASONS = frozenset({"stop", "length", "content_filter", "tool_calls"})
@@ -69,22 +75,26 @@ def model_object(model: Model) -> ModelObject:
 
 
 async def list_models(
-    session: AsyncSession, *, user: User, settings: Settings
+    session: AsyncSession, *, user: User, settings: Settings, payer: Payer
 ) -> list[ModelObject]:
-    """Every model the user may use, in one list as OpenAI gives it."""
+    """Every model the user may use (and the key may call), in one list as OpenAI gives it."""
     models: list[ModelObject] = []
+    seen = 0
     while True:
-        page = PageParams(limit=LIST_PAGE, offset=len(models))
+        page = PageParams(limit=LIST_PAGE, offset=seen)
         rows, total = await llm.list_models(session, user=user, settings=settings, page=page)
-        models.extend(model_object(row) for row in rows)
-        if not rows or len(models) >= total:
+        seen += len(rows)
+        models.extend(model_object(row) for row in rows if usage.model_allowed(payer, row))
+        if not rows or seen >= total:
             return models
 
 
 async def get_model(
-    session: AsyncSession, *, user: User, ref: str, settings: Settings
+    session: AsyncSession, *, user: User, ref: str, settings: Settings, payer: Payer
 ) -> ModelObject:
-    return model_object(await llm.get_model(session, user=user, ref=ref, settings=settings))
+    model = await llm.get_model(session, user=user, ref=ref, settings=settings)
+    usage.check_model(payer, model, ref=ref)
+    return model_object(model)
 
 
 async def _get_agent(session: AsyncSession, *, user: User, ref: str) -> Agent:
@@ -171,40 +181,125 @@ def completion_id() -> str:
     return f"chatcmpl-{secrets.token_urlsafe(18)}"
 
 
+@dataclass(slots=True)
+class Metered:
+    """A /v1 call's admission and what it has used so far; settled once, however it ends."""
+
+    database: Database
+    metering: Metering
+    admission: Admission
+    input_tokens: int
+    text: list[str] = field(default_factory=list)
+    usage: Usage | None = None
+    finish: str | None = None
+    status: str = "complete"
+    settled: bool = False
+    # The provider's stream once asked: closed at the latest when the call settles.
+    upstream: AsyncIterator[Chunk] | None = None
+
+    def take(self, chunk: Chunk) -> None:
+        match chunk:
+            case TextDelta(text=text):
+                self.text.append(text)
+            case Usage():
+                self.usage = chunk
+            case Finish(reason=reason):
+                self.finish = reason
+
+    async def _used(self) -> Usage:
+        if self.usage is not None:
+            return self.usage
+        if self.status == "error" and not self.text:
+            return Usage(input_tokens=0, output_tokens=0, estimated=True)
+        text = "".join(self.text)
+        output = await tokens.count_tokens_async(text) if text else 0
+        return Usage(input_tokens=self.input_tokens, output_tokens=output, estimated=True)
+
+    async def settle(self) -> None:
+        """Record the call's usage and end its hold on the limits; shielded from cancellation,
+        so a client that leaves mid-reply is still charged, once."""
+        if self.settled:
+            return
+        self.settled = True
+        with anyio.CancelScope(shield=True):
+            if self.upstream is not None:
+                await _close(self.upstream)
+            used = self.usage = await self._used()
+            try:
+                async with transaction(self.database) as session:
+                    await usage.record(
+                        session,
+                        admission=self.admission,
+                        usage=used,
+                        source=UsageSource.API,
+                        status=self.status,
+                    )
+            finally:
+                await self.metering.release(
+                    self.admission, used_tokens=used.input_tokens + used.output_tokens
+                )
+
+    async def release(self) -> None:
+        """For a call that never reached the provider: nothing to record."""
+        self.settled = True
+        await self.metering.release(self.admission)
+
+
+async def input_tokens(request: GenerationRequest) -> int:
+    return await tokens.count_message_tokens_async(request.messages)
+
+
 async def complete(
-    provider: Provider, request: GenerationRequest, *, model_name: str
+    provider: Provider, request: GenerationRequest, *, model_name: str, call: Metered
 ) -> ChatCompletion:
     """The whole reply, as one chat.completion object."""
     try:
-        result = await collect(provider, request)
+        async with aclosing(provider.stream(request)) as chunks:  # type: ignore[type-var]
+            async for chunk in chunks:
+                call.take(chunk)
     except ProviderError as exc:
+        call.status = "error"
         raise ProviderFailed from exc
+    except BaseException:
+        call.status = "cancelled"
+        raise
+    finally:
+        await call.settle()
     return ChatCompletion(
         id=completion_id(),
         created=int(time.time()),
         model=model_name,
         choices=[
             Choice(
-                message=ResponseMessage(content=result.text),
-                finish_reason=_finish_reason(result.finish_reason),
+                message=ResponseMessage(content="".join(call.text)),
+                finish_reason=_finish_reason(call.finish),
             )
         ],
-        usage=_usage(result.usage),
+        usage=_usage(call.usage),
     )
 
 
 async def stream_completion(
-    provider: Provider, request: GenerationRequest, *, model_name: str, include_usage: bool
+    provider: Provider,
+    request: GenerationRequest,
+    *,
+    model_name: str,
+    include_usage: bool,
+    call: Metered,
 ) -> AsyncIterator[bytes]:
     """The reply as server-sent chat.completion.chunk events. The provider is asked for its first
     chunk before this returns, so that a provider that fails at once is an error response."""
-    chunks = provider.stream(request)
+    chunks = call.upstream = provider.stream(request)
     try:
         first = await anext(chunks, None)
-    except ProviderError as exc:
+    except BaseException as exc:
         await _close(chunks)
-        raise ProviderFailed from exc
-    return _events(first, chunks, model_name=model_name, include_usage=include_usage)
+        call.status = "error" if isinstance(exc, ProviderError) else "cancelled"
+        await call.settle()
+        if isinstance(exc, ProviderError):
+            raise ProviderFailed from exc
+        raise
+    return _events(first, chunks, model_name=model_name, include_usage=include_usage, call=call)
 
 
 async def _close(chunks: AsyncIterator[Chunk]) -> None:
@@ -225,7 +320,12 @@ def _event(payload: str) -> bytes:
 
 
 async def _events(
-    first: Chunk | None, chunks: AsyncIterator[Chunk], *, model_name: str, include_usage: bool
+    first: Chunk | None,
+    chunks: AsyncIterator[Chunk],
+    *,
+    model_name: str,
+    include_usage: bool,
+    call: Metered,
 ) -> AsyncIterator[bytes]:
     chunk_id, created = completion_id(), int(time.time())
 
@@ -235,25 +335,24 @@ async def _events(
         )
         return _event(body.model_dump_json(exclude={"usage"} if usage is None else None))
 
-    usage: Usage | None = None
-    finish: str | None = None
     try:
         yield chunk([ChunkChoice(delta=Delta(role="assistant", content=""))])
         async for item in _chained(first, chunks):
-            match item:
-                case TextDelta(text=text):
-                    yield chunk([ChunkChoice(delta=Delta(content=text))])
-                case Usage():
-                    usage = item
-                case Finish(reason=reason):
-                    finish = reason
+            call.take(item)
+            if isinstance(item, TextDelta):
+                yield chunk([ChunkChoice(delta=Delta(content=item.text))])
     except ProviderError:
+        call.status = "error"
         failed = ProviderFailed()
         yield _event(json.dumps(error_body(failed.status, failed.detail, code=failed.code)))
         return
+    except BaseException:
+        call.status = "cancelled"
+        raise
     finally:
         await _close(chunks)
-    yield chunk([ChunkChoice(delta=Delta(), finish_reason=_finish_reason(finish))])
+        await call.settle()
+    yield chunk([ChunkChoice(delta=Delta(), finish_reason=_finish_reason(call.finish))])
     if include_usage:
-        yield chunk([], _usage(usage))
+        yield chunk([], _usage(call.usage))
     yield _event("[DONE]")

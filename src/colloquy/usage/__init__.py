@@ -1,0 +1,1 @@
+"""Usage accounting: an event for every model call, a daily rollup, quotas and rate limits."""
