@@ -18,7 +18,9 @@ from starlette.types import Message, Scope
 from tests.conftest import TEST_REDIS_URL, make_settings
 from tests.core.apps import running_app
 from tests.keys.support import bearer, make_key
-from tests.limits.support import (
+from tests.openai_api.support import open_sdk
+from tests.support import assert_problem, make_account, make_admin
+from tests.throttling.support import (
     COMPLETIONS,
     RESET,
     RETRY_AFTER,
@@ -31,8 +33,6 @@ from tests.limits.support import (
     inference_key,
     send_message,
 )
-from tests.openai_api.support import open_sdk
-from tests.support import assert_problem, make_account, make_admin
 
 needs_redis = pytest.mark.skipif(not TEST_REDIS_URL, reason="needs Redis (set TEST_REDIS_URL)")
 SLOW_REPLY = 100  # ms between the development model's words

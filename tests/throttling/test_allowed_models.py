@@ -7,7 +7,8 @@ import pytest
 from fastapi import FastAPI
 
 from tests.keys.support import bearer, make_key
-from tests.limits.support import (
+from tests.support import Account, assert_problem, make_account, make_admin
+from tests.throttling.support import (
     DEV_MODEL,
     add_model,
     assert_openai_error,
@@ -18,7 +19,6 @@ from tests.limits.support import (
     inference_key,
     send_message,
 )
-from tests.support import Account, assert_problem, make_account, make_admin
 
 OTHER_MODEL = "house-model"
 
