@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
-# Extras the test environment installs; CI adds `local` (PyTorch and transformers).
+# Extras the test environment installs; CI adds `train` (PyTorch, transformers and peft).
 EXTRAS ?= dev
 comma := ,
 DEV_INSTALLED := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))

@@ -27,6 +27,8 @@ from colloquy.core.settings import Settings
 from colloquy.datasets.router import router as datasets_router
 from colloquy.datasets.storage import storage_from_settings
 from colloquy.datasets.upload import body_size_allowances
+from colloquy.fine_tuning.queue import embedded_runner
+from colloquy.fine_tuning.router import jobs_router as fine_tuning_jobs_router
 from colloquy.fine_tuning.router import router as fine_tuning_router
 from colloquy.keys import service as keys
 from colloquy.keys.router import router as keys_router
@@ -70,7 +72,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with (
             periodic_purge(app.state.database, settings),
             conversations(app.state.database, settings) as running,
+            embedded_runner(app.state.database, settings) as fine_tuning_runner,
         ):
+            app.state.fine_tuning_runner = fine_tuning_runner
             app.state.providers = running.providers
             app.state.generations = running.generations
             app.state.hub = running.hub
@@ -118,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         chats_router,
         datasets_router,
         fine_tuning_router,
+        fine_tuning_jobs_router,
         openai_router,
         ws_router,
         health_router,

@@ -5,6 +5,7 @@ from colloquy.agents.models import Agent
 from colloquy.chats.models import Chat, Message
 from colloquy.core.database import Base
 from colloquy.datasets.models import Dataset
+from colloquy.fine_tuning.models import FineTuneCheckpoint, FineTuneEvent, FineTuneJob
 from colloquy.keys.models import ApiKey
 from colloquy.llm.models import Model
 from colloquy.projects.models import Project
@@ -20,6 +21,9 @@ __all__ = [
     "Chat",
     "CommonPrompt",
     "Dataset",
+    "FineTuneCheckpoint",
+    "FineTuneEvent",
+    "FineTuneJob",
     "LoginSession",
     "Message",
     "Model",

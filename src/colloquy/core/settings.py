@@ -105,6 +105,12 @@ class Settings(BaseSettings):
     dataset_min_examples: int = Field(default=10, ge=1)
     dataset_dir: Path | None = None
 
+    # Fine-tuning jobs: queued and running jobs per user, jobs trained at once by this process,
+    # and runs a job may start before a lost worker fails it.
+    fine_tuning_jobs_per_user: int = Field(default=2, ge=1)
+    fine_tuning_concurrency: int = Field(default=1, ge=1)
+    fine_tuning_max_attempts: int = Field(default=3, ge=1)
+
     @field_validator("cors_origins", "trusted_proxies", "model_dirs", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:

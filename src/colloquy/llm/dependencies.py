@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from colloquy.accounts.dependencies import AdminUser, CurrentUser
+from colloquy.accounts.dependencies import AdminUser, CurrentUser, LoginUser
 from colloquy.core.dependencies import SessionDep, SettingsDep
 from colloquy.llm import service as llm
 from colloquy.llm.models import Model
@@ -25,9 +25,16 @@ async def get_usable_model(
     return await llm.get_model(session, user=user, ref=model_id, settings=settings)
 
 
+async def get_deletable_model(
+    model_id: str, user: LoginUser, session: SessionDep, settings: SettingsDep
+) -> Model:
+    return await llm.get_deletable_model(session, user=user, ref=model_id, settings=settings)
+
+
 async def get_admin_model(model_id: str, _: AdminUser, session: SessionDep) -> Model:
     return await llm.get_any_model(session, model_id)
 
 
 UsableModel = Annotated[Model, Depends(get_usable_model)]
 AdminModel = Annotated[Model, Depends(get_admin_model)]
+DeletableModel = Annotated[Model, Depends(get_deletable_model)]

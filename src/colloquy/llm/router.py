@@ -2,13 +2,13 @@
 
 from fastapi import APIRouter, status
 
-from colloquy.accounts.dependencies import AdminUser, CurrentUser
+from colloquy.accounts.dependencies import AdminUser, CurrentUser, LoginUser
 from colloquy.accounts.errors import AdminRequired, InvalidAccessToken
 from colloquy.core.dependencies import API_PREFIX, ClientDep, SessionDep, SettingsDep
 from colloquy.core.errors import ValidationFailed, responses
 from colloquy.core.pagination import Page, PageDep
 from colloquy.llm import service as llm
-from colloquy.llm.dependencies import AdminModel, ProvidersDep, UsableModel
+from colloquy.llm.dependencies import AdminModel, DeletableModel, ProvidersDep, UsableModel
 from colloquy.llm.errors import ModelNameTaken, ModelNotFound
 from colloquy.llm.schemas import ModelCreate, ModelRead, ModelUpdate
 
@@ -68,10 +68,17 @@ async def update_model(
 
 
 @router.delete(
-    "/{model_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(*ADMIN_ERRORS)
+    "/{model_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(*ADMIN_ERRORS),
 )
 async def delete_model(
-    model: AdminModel, actor: AdminUser, session: SessionDep, client: ClientDep
+    model: DeletableModel,
+    actor: LoginUser,
+    session: SessionDep,
+    client: ClientDep,
+    settings: SettingsDep,
 ) -> None:
-    """Remove a model; chats and agents that named it fall back to the default (admins only)."""
-    await llm.delete_model(session, actor=actor, model=model, client=client)
+    """Remove a model (administrators: any; users: their own fine-tuned ones, files included);
+    chats and agents that named it fall back to the default."""
+    await llm.delete_model(session, actor=actor, model=model, client=client, settings=settings)

@@ -1,12 +1,16 @@
 """The model registry: which models exist, which a user may use, and which is the default."""
 
+import shutil
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 
+import anyio.to_thread
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from colloquy.accounts import audit
+from colloquy.accounts.errors import AdminRequired
 from colloquy.accounts.models import User
 from colloquy.core.errors import ValidationFailed
 from colloquy.core.network import ClientInfo
@@ -18,7 +22,7 @@ from colloquy.llm.errors import ModelNameTaken, ModelNotFound, NoDefaultModel
 from colloquy.llm.models import Model, ModelKind
 from colloquy.llm.providers import ProviderRegistry
 from colloquy.llm.providers.base import ProviderError
-from colloquy.llm.providers.local import LocalProvider
+from colloquy.llm.providers.local import LocalProvider, resolve_checkpoint
 from colloquy.llm.schemas import ModelCreate, ModelUpdate
 
 DEV_MODEL_NAME = "colloquy-dev"
@@ -163,13 +167,22 @@ async def update_model(
     return model
 
 
+def _trained_files(model: Model, settings: Settings) -> Path | None:
+    """The checkpoint a fine-tuned local model was trained into, if it lies in a model dir."""
+    if model.kind is not ModelKind.FINE_TUNED:
+        return None
+    return resolve_checkpoint(model.provider_model, settings.model_dirs)
+
+
 async def delete_model(
-    session: AsyncSession, *, actor: User, model: Model, client: ClientInfo
+    session: AsyncSession, *, actor: User, model: Model, client: ClientInfo, settings: Settings
 ) -> None:
-    """Chats and agents that named the model fall back to the default model."""
+    """Chats and agents that named the model fall back to the default model; a fine-tuned
+    model's files go with it."""
+    files = _trained_files(model, settings)
     await audit.record(
         session,
-        action="admin.model_delete",
+        action="admin.model_delete" if actor.is_admin else "model.delete",
         client=client,
         actor_id=actor.id,
         target_type="model",
@@ -178,6 +191,46 @@ async def delete_model(
     )
     await session.delete(model)
     await session.flush()
+    if files is not None:
+        await anyio.to_thread.run_sync(lambda: shutil.rmtree(files, ignore_errors=True))
+
+
+async def create_fine_tuned_model(
+    session: AsyncSession,
+    *,
+    owner_id: uuid.UUID,
+    base: Model,
+    name: str,
+    checkpoint: str,
+    description: str,
+) -> Model:
+    """Register a model trained from `base`: the owner's alone, served like its base."""
+    model = Model(
+        name=name,
+        provider=base.provider,
+        provider_model=checkpoint,
+        context_window=base.context_window,
+        max_output_tokens=base.max_output_tokens,
+        description=description,
+        kind=ModelKind.FINE_TUNED,
+        owner_id=owner_id,
+        base_model_id=base.id,
+    )
+    session.add(model)
+    await flush_unique(session, ModelNameTaken)
+    return model
+
+
+async def get_deletable_model(
+    session: AsyncSession, *, user: User, ref: str, settings: Settings
+) -> Model:
+    """Administrators may delete any model; a user only their own (fine-tuned) ones."""
+    if user.is_admin:
+        return await get_any_model(session, ref)
+    model = await get_model(session, user=user, ref=ref, settings=settings)
+    if model.owner_id != user.id:
+        raise AdminRequired("Only administrators may delete models other than your own.")
+    return model
 
 
 async def get_any_model(session: AsyncSession, ref: str) -> Model:
