@@ -8,7 +8,7 @@ EXTRAS ?= dev
 comma := ,
 DEV_INSTALLED := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: serve test check fmt migrate revision clean
+.PHONY: serve worker test check fmt migrate revision clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ $(DEV_INSTALLED): pyproject.toml | $(BIN)/python
 serve: $(INSTALLED)  ## Install, migrate the database, serve the API on COLLOQUY_HOST:COLLOQUY_PORT
 	$(BIN)/colloquy db upgrade
 	$(BIN)/colloquy serve
+
+worker: $(INSTALLED)  ## Run fine-tuning jobs from COLLOQUY_QUEUE_URL (training needs the `train` extra)
+	$(BIN)/colloquy worker
 
 check: $(DEV_INSTALLED)  ## Lint, format check, types and import contracts
 	$(BIN)/ruff check src tests

@@ -91,3 +91,10 @@ def test_production_refuses_the_missing_secret(
     result = runner.invoke(app, ["serve"])
     assert result.exit_code == 2
     assert "COLLOQUY_SECRET_KEY" in result.output
+
+
+def test_worker_needs_a_queue(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COLLOQUY_QUEUE_URL", raising=False)
+    result = runner.invoke(app, ["worker"])
+    assert result.exit_code == 2
+    assert "COLLOQUY_QUEUE_URL" in result.output

@@ -27,12 +27,14 @@ from colloquy.core.settings import Settings
 from colloquy.datasets.router import router as datasets_router
 from colloquy.datasets.storage import storage_from_settings
 from colloquy.datasets.upload import body_size_allowances
-from colloquy.fine_tuning.queue import embedded_runner
+from colloquy.fine_tuning.queue import job_runner
 from colloquy.fine_tuning.router import jobs_router as fine_tuning_jobs_router
 from colloquy.fine_tuning.router import router as fine_tuning_router
 from colloquy.keys import service as keys
 from colloquy.keys.router import router as keys_router
 from colloquy.llm.router import router as models_router
+from colloquy.openai_api import files as openai_files
+from colloquy.openai_api.fine_tuning import router as openai_fine_tuning_router
 from colloquy.openai_api.router import install_error_handlers as install_openai_error_handlers
 from colloquy.openai_api.router import router as openai_router
 from colloquy.projects.router import router as projects_router
@@ -72,7 +74,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with (
             periodic_purge(app.state.database, settings),
             conversations(app.state.database, settings) as running,
-            embedded_runner(app.state.database, settings) as fine_tuning_runner,
+            job_runner(app.state.database, settings) as fine_tuning_runner,
         ):
             app.state.fine_tuning_runner = fine_tuning_runner
             app.state.providers = running.providers
@@ -124,6 +126,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         fine_tuning_router,
         fine_tuning_jobs_router,
         openai_router,
+        openai_files.router,
+        openai_fine_tuning_router,
         ws_router,
         health_router,
     ):
@@ -145,6 +149,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics_enabled=settings.metrics_enabled,
         hsts=settings.is_production,
         max_body_size=settings.max_body_size,
-        body_size_allowances=body_size_allowances(settings),
+        body_size_allowances={
+            **body_size_allowances(settings),
+            **openai_files.body_size_allowances(settings),
+        },
     )
     return app

@@ -1,4 +1,5 @@
-"""The `colloquy` command: serve the API, manage the database schema, create administrators."""
+"""The `colloquy` command: serve the API, run job workers, manage the database schema, create
+administrators."""
 
 import os
 import shutil
@@ -54,6 +55,25 @@ def serve(
         proxy_headers=False,
         log_config=None,
     )
+
+
+@app.command()
+def worker() -> None:
+    """Run fine-tuning jobs from the queue at COLLOQUY_QUEUE_URL; start one on each machine that
+    trains. SIGTERM or Ctrl-C hands running jobs back to the queue, to resume elsewhere."""
+    settings = _settings()
+    if settings.queue_url is None:
+        typer.echo(
+            "colloquy: configuration error: COLLOQUY_QUEUE_URL is not set; without it the API "
+            "runs fine-tuning jobs itself and no worker is needed",
+            err=True,
+        )
+        raise typer.Exit(code=2)
+    from colloquy.core.logging import configure_logging
+    from colloquy.fine_tuning.distributed import run_worker
+
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    anyio.run(run_worker, settings)
 
 
 def _fresh_metrics_dir(settings: Settings) -> Path:

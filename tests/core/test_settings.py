@@ -26,6 +26,7 @@ ENVIRONMENT_NAMES = (
     "COLLOQUY_TRUSTED_PROXIES",
     "COLLOQUY_CORS_ALLOW_CREDENTIALS",
     "COLLOQUY_VAR_DIR",
+    "COLLOQUY_QUEUE_URL",
 )
 
 
@@ -280,3 +281,23 @@ def test_async_url_keeps_credentials_and_maps_sslmode() -> None:
 def test_async_url_refuses_other_databases() -> None:
     with pytest.raises(ValueError, match="unsupported database URL"):
         async_url("mysql://u@127.0.0.1/app")
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgresql://app@db/app", "postgresql://app@db/app"),
+        ("postgresql+asyncpg://app@db/app", "postgresql://app@db/app"),
+        ("postgres://app@db/app", "postgresql://app@db/app"),
+        ("redis://cache:6379/1", "redis://cache:6379/1"),
+        ("", None),
+    ],
+)
+def test_the_queue_url_is_postgresql_or_redis(given: str, expected: str | None) -> None:
+    assert Settings(_env_file=None, queue_url=given).queue_url == expected
+
+
+@pytest.mark.parametrize("url", ["sqlite:///var/colloquy.db", "amqp://rabbit/", "db.internal"])
+def test_other_queue_urls_are_refused(url: str) -> None:
+    with pytest.raises(ValidationError, match="postgresql:// or redis://"):
+        Settings(_env_file=None, queue_url=url)

@@ -213,7 +213,11 @@ async def test_cancel_stops_a_running_job_and_removes_its_files(
             job_url(job["id"], "events"), params={"limit": 100}, headers=account.headers
         )
     ).json()["items"]
-    assert [event["kind"] for event in listed][-2:] == ["cancel_requested", "cancelled"]
+    kinds = [event["kind"] for event in listed]
+    # Events the trainer had already sent may land between the request and the outcome.
+    assert kinds[-1] == "cancelled"
+    assert "cancel_requested" in kinds
+    assert "succeeded" not in kinds
 
 
 async def test_start_up_requeues_or_fails_jobs_a_dead_process_left_running(

@@ -8,7 +8,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.keys.support import make_key
-from tests.openai_api.support import BASE_URL, LoopBridge, open_sdk
+from tests.openai_api.support import open_sdk, open_sync_sdk
 from tests.support import Account, make_account
 
 
@@ -24,6 +24,19 @@ async def api_key(client: httpx.AsyncClient, account: Account) -> str:
 
 
 @pytest.fixture
+async def full_key(client: httpx.AsyncClient, account: Account) -> str:
+    """A key that may read, write and call models: what the files and fine-tuning calls need."""
+    key: str = (await make_key(client, account, scopes=["read", "write", "inference"]))["key"]
+    return key
+
+
+@pytest.fixture
+async def writer(app: FastAPI, full_key: str) -> AsyncIterator[openai.AsyncOpenAI]:
+    async with open_sdk(app, full_key) as client:
+        yield client
+
+
+@pytest.fixture
 async def sdk(app: FastAPI, api_key: str) -> AsyncIterator[openai.AsyncOpenAI]:
     async with open_sdk(app, api_key) as client:
         yield client
@@ -32,13 +45,11 @@ async def sdk(app: FastAPI, api_key: str) -> AsyncIterator[openai.AsyncOpenAI]:
 @pytest.fixture
 def sync_sdk(app: FastAPI, api_key: str) -> Iterator[openai.OpenAI]:
     """Call it from a worker thread (`anyio.to_thread.run_sync`): it waits on the test's loop."""
-    with (
-        httpx.Client(transport=LoopBridge(app)) as http,
-        openai.OpenAI(
-            base_url=BASE_URL,
-            api_key=api_key,
-            http_client=http,  # type: ignore[arg-type]
-            max_retries=0,
-        ) as client,
-    ):
+    with open_sync_sdk(app, api_key) as client:
+        yield client
+
+
+@pytest.fixture
+def sync_writer(app: FastAPI, full_key: str) -> Iterator[openai.OpenAI]:
+    with open_sync_sdk(app, full_key) as client:
         yield client

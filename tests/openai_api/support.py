@@ -1,7 +1,7 @@
 """Helpers the OpenAI API tests share: OpenAI's SDK clients pointed at the app."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import anyio.from_thread
 import httpx
@@ -36,6 +36,22 @@ async def open_sdk(app: FastAPI, api_key: str) -> AsyncIterator[openai.AsyncOpen
             base_url=BASE_URL,
             api_key=api_key,
             # The SDK types its client as httpx2's, and takes httpx's as well.
+            http_client=http,  # type: ignore[arg-type]
+            max_retries=0,
+        ) as client,
+    ):
+        yield client
+
+
+@contextmanager
+def open_sync_sdk(app: FastAPI, api_key: str) -> Iterator[openai.OpenAI]:
+    """A sync client of OpenAI's SDK for the app; call it from a worker thread
+    (`anyio.to_thread.run_sync`), as it waits on the test's loop."""
+    with (
+        httpx.Client(transport=LoopBridge(app)) as http,
+        openai.OpenAI(
+            base_url=BASE_URL,
+            api_key=api_key,
             http_client=http,  # type: ignore[arg-type]
             max_retries=0,
         ) as client,

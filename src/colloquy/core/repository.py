@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -58,3 +58,30 @@ async def get_owned(
     if for_update:
         statement = statement.with_for_update()
     return (await session.scalars(statement)).one_or_none()
+
+
+async def page_after(
+    session: AsyncSession,
+    statement: Select[M],
+    *,
+    keys: Sequence[Any],
+    after: Sequence[Any] | None,
+    limit: int,
+    descending: bool = True,
+) -> tuple[list[M], bool]:
+    """Cursor pagination: up to `limit` rows ordered by `keys` (unique together), starting past
+    the row whose key values are `after`; and whether more follow."""
+    if after is not None:
+        statement = statement.where(_past(keys, after, descending=descending))
+    ordering = [key.desc() if descending else key.asc() for key in keys]
+    rows = list((await session.scalars(statement.order_by(*ordering).limit(limit + 1))).all())
+    return rows[:limit], len(rows) > limit
+
+
+def _past(keys: Sequence[Any], values: Sequence[Any], *, descending: bool) -> Any:
+    """`(k1, k2, ...) < (v1, v2, ...)` (or `>`), spelled out for every database."""
+    key, value = keys[0], values[0]
+    beyond = key < value if descending else key > value
+    if len(keys) == 1:
+        return beyond
+    return or_(beyond, and_(key == value, _past(keys[1:], values[1:], descending=descending)))

@@ -15,6 +15,12 @@ PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "secret", "dev", "deve
 DEV_SECRET_FILE = "secret_key"  # noqa: S105 - a file name
 
 CommaList = Annotated[list[str], NoDecode]
+QUEUE_SCHEMES = {
+    "postgres": "postgresql",
+    "postgresql": "postgresql",
+    "redis": "redis",
+    "rediss": "rediss",
+}
 
 
 class Environment(StrEnum):
@@ -111,10 +117,30 @@ class Settings(BaseSettings):
     fine_tuning_concurrency: int = Field(default=1, ge=1)
     fine_tuning_max_attempts: int = Field(default=3, ge=1)
 
+    # Distributed jobs: unset runs them in the API process; a postgresql:// or redis:// URL puts
+    # them on SAQ's queue there, for `colloquy worker` processes to run (each trains
+    # `fine_tuning_concurrency` jobs at once). A running job whose worker has been silent for
+    # `worker_lost_after` seconds is taken back: queued again, or failed after its last attempt.
+    queue_url: str | None = None
+    queue_name: str = Field(default="colloquy", min_length=1, max_length=100)
+    worker_lost_after: int = Field(default=30, ge=10)
+
     @field_validator("cors_origins", "trusted_proxies", "model_dirs", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         return _split_commas(value)
+
+    @field_validator("queue_url")
+    @classmethod
+    def _queue_scheme(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        scheme, separator, rest = value.strip().partition("://")
+        base = scheme.lower().split("+", 1)[0]
+        if not separator or base not in QUEUE_SCHEMES:
+            raise ValueError(f"not a postgresql:// or redis:// URL: {value!r}")
+        # SAQ talks to PostgreSQL through psycopg: a SQLAlchemy driver suffix has no meaning there.
+        return f"{QUEUE_SCHEMES[base]}://{rest}"
 
     @field_validator("trusted_proxies")
     @classmethod

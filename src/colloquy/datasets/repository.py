@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from colloquy.core.pagination import PageParams
-from colloquy.core.repository import get_owned, paginate
+from colloquy.core.repository import get_owned, page_after, paginate
 from colloquy.datasets.models import Dataset
 
 
@@ -27,6 +27,24 @@ async def list_datasets(
         .order_by(Dataset.created_at.desc(), Dataset.id.desc())
     )
     return await paginate(session, statement, page)
+
+
+async def list_datasets_after(
+    session: AsyncSession,
+    *,
+    owner_id: uuid.UUID,
+    after: Dataset | None,
+    limit: int,
+    newest_first: bool,
+) -> tuple[list[Dataset], bool]:
+    return await page_after(
+        session,
+        select(Dataset).where(Dataset.owner_id == owner_id),
+        keys=[Dataset.created_at, Dataset.id],
+        after=(after.created_at, after.id) if after else None,
+        limit=limit,
+        descending=newest_first,
+    )
 
 
 async def count_sharing(session: AsyncSession, *, storage_key: str) -> int:

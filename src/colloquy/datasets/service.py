@@ -204,6 +204,24 @@ async def list_datasets(
     return await repository.list_datasets(session, owner_id=owner.id, page=page)
 
 
+async def list_datasets_after(
+    session: AsyncSession,
+    *,
+    owner: User,
+    after_id: uuid.UUID | None,
+    limit: int,
+    newest_first: bool = True,
+) -> tuple[list[Dataset], bool]:
+    """Up to `limit` of the caller's datasets past the dataset `after_id`, and whether more
+    follow; a cursor that is not the caller's dataset is DatasetNotFound."""
+    after = None
+    if after_id is not None:
+        after = await get_dataset(session, owner=owner, dataset_id=after_id)
+    return await repository.list_datasets_after(
+        session, owner_id=owner.id, after=after, limit=limit, newest_first=newest_first
+    )
+
+
 async def update_dataset(
     session: AsyncSession, *, dataset: Dataset, data: DatasetUpdate
 ) -> Dataset:

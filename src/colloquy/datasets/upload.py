@@ -2,9 +2,10 @@
 ingestion, the small text fields are collected. The body is never held whole."""
 
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from fastapi import Request
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
@@ -19,6 +20,7 @@ UPLOAD_PATH = f"{API_PREFIX}/datasets"
 FILE_FIELD = "file"
 MAX_FIELD_BYTES = 64 * 1024
 MAX_FIELDS = 8
+FieldsT = TypeVar("FieldsT", bound=BaseModel)
 # Room for the text fields and multipart framing on top of the largest file.
 FORM_OVERHEAD = MAX_FIELDS * MAX_FIELD_BYTES + 64 * 1024
 
@@ -46,9 +48,22 @@ UPLOAD_BODY = {
 }
 
 
+def upload_body_limit(settings: Settings) -> int:
+    """The largest body an upload route takes: the dataset limit and room for the form."""
+    return settings.dataset_max_bytes + FORM_OVERHEAD
+
+
 def body_size_allowances(settings: Settings) -> dict[str, int]:
     """The upload route takes bodies up to the dataset limit, not the global one."""
-    return {UPLOAD_PATH: settings.dataset_max_bytes + FORM_OVERHEAD}
+    return {UPLOAD_PATH: upload_body_limit(settings)}
+
+
+@dataclass
+class Form:
+    """A streamed form's text fields and the file's name as the client gave it."""
+
+    fields: dict[str, str]
+    filename: str | None
 
 
 @dataclass
@@ -138,6 +153,12 @@ def _boundary(request: Request) -> bytes:
 
 async def read_upload(request: Request, ingestion: Ingestion) -> Upload:
     """Stream the body: the file into `ingestion`, the fields checked like any request body."""
+    form = await read_form(request, ingestion)
+    return Upload(fields=form_fields(DatasetFields, form.fields), filename=form.filename)
+
+
+async def read_form(request: Request, ingestion: Ingestion) -> Form:
+    """Stream a multipart body: its `file` part into `ingestion`, its text fields as they are."""
     reader = _Reader()
     parser = MultipartParser(
         _boundary(request),
@@ -166,12 +187,13 @@ async def read_upload(request: Request, ingestion: Ingestion) -> Upload:
         raise MalformedUpload("The multipart body ended early.")
     if not reader.file_seen:
         raise MalformedUpload("The upload has no `file` part.")
-    return Upload(fields=_fields(reader.fields), filename=reader.filename)
+    return Form(fields=reader.fields, filename=reader.filename)
 
 
-def _fields(values: dict[str, str]) -> DatasetFields:
+def form_fields(schema: type[FieldsT], values: dict[str, str]) -> FieldsT:
+    """A form's text fields checked against `schema`, failing as a request body would."""
     try:
-        return DatasetFields.model_validate(values)
+        return schema.model_validate(values)
     except ValidationError as exc:
         errors = [
             {"loc": ["body", *error["loc"]], "msg": error["msg"], "type": error["type"]}

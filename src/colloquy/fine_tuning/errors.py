@@ -28,3 +28,13 @@ class ModelNotTrainable(ValidationFailed):
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail, errors=[{"loc": ["body", "model"], "msg": detail}])
+
+
+class EventNotFound(NotFound):
+    code = "event_not_found"
+    default_detail = "No such event of this fine-tuning job."
+
+
+class CheckpointNotFound(NotFound):
+    code = "checkpoint_not_found"
+    default_detail = "No such checkpoint of this fine-tuning job."

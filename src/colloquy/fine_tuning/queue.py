@@ -1,7 +1,8 @@
 """Who runs fine-tuning jobs. The jobs table holds their state; a runner only carries the work.
 
 `EmbeddedRunner` runs the task in this process (training itself in a child process), a few
-jobs at a time. A queue-backed runner (workers on other machines) fits the same interface.
+jobs at a time. With `COLLOQUY_QUEUE_URL` set, `SaqRunner` (in `distributed`) sends them to SAQ
+instead, for `colloquy worker` processes on other machines; `job_runner` picks one.
 """
 
 import math
@@ -81,6 +82,22 @@ class EmbeddedRunner:
                 log.exception("fine_tune_task_failed", job_id=str(job_id))
             finally:
                 self._running.pop(job_id, None)
+
+
+@asynccontextmanager
+async def job_runner(database: Database, settings: Settings) -> AsyncIterator[JobRunner]:
+    """The app's runner: SAQ when a queue is configured (no job runs in the API then),
+    otherwise the embedded one."""
+    if settings.queue_url is None:
+        async with embedded_runner(database, settings) as embedded:
+            yield embedded
+        return
+    # Imported here: SAQ comes with the postgres and redis extras, which embedded mode lacks.
+    from colloquy.fine_tuning.distributed import saq_runner
+
+    fine_tuning.register_dataset_check()
+    async with saq_runner(settings) as distributed:
+        yield distributed
 
 
 @asynccontextmanager

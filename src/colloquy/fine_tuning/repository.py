@@ -10,7 +10,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from colloquy.core.pagination import PageParams
-from colloquy.core.repository import get_owned, paginate
+from colloquy.core.repository import get_owned, page_after, paginate
 from colloquy.fine_tuning.models import (
     ACTIVE,
     FineTuneCheckpoint,
@@ -175,3 +175,66 @@ async def stale_running(session: AsyncSession, *, before: datetime | None) -> li
             or_(FineTuneJob.heartbeat_at.is_(None), FineTuneJob.heartbeat_at < before)
         )
     return list(await session.scalars(statement.with_for_update()))
+
+
+async def list_jobs_after(
+    session: AsyncSession, *, owner_id: uuid.UUID, after: FineTuneJob | None, limit: int
+) -> tuple[list[FineTuneJob], bool]:
+    """Newest first, past the job `after`."""
+    return await page_after(
+        session,
+        select(FineTuneJob).where(FineTuneJob.owner_id == owner_id),
+        keys=[FineTuneJob.created_at, FineTuneJob.id],
+        after=(after.created_at, after.id) if after else None,
+        limit=limit,
+    )
+
+
+async def get_event(
+    session: AsyncSession, *, job_id: uuid.UUID, event_id: uuid.UUID
+) -> FineTuneEvent | None:
+    return (
+        await session.scalars(
+            select(FineTuneEvent).where(
+                FineTuneEvent.job_id == job_id, FineTuneEvent.id == event_id
+            )
+        )
+    ).one_or_none()
+
+
+async def list_events_before(
+    session: AsyncSession, *, job_id: uuid.UUID, before: int | None, limit: int
+) -> tuple[list[FineTuneEvent], bool]:
+    """Newest first, older than the event numbered `before`."""
+    return await page_after(
+        session,
+        select(FineTuneEvent).where(FineTuneEvent.job_id == job_id),
+        keys=[FineTuneEvent.seq],
+        after=(before,) if before is not None else None,
+        limit=limit,
+    )
+
+
+async def get_checkpoint(
+    session: AsyncSession, *, job_id: uuid.UUID, checkpoint_id: uuid.UUID
+) -> FineTuneCheckpoint | None:
+    return (
+        await session.scalars(
+            select(FineTuneCheckpoint).where(
+                FineTuneCheckpoint.job_id == job_id, FineTuneCheckpoint.id == checkpoint_id
+            )
+        )
+    ).one_or_none()
+
+
+async def list_checkpoints_after(
+    session: AsyncSession, *, job_id: uuid.UUID, after: FineTuneCheckpoint | None, limit: int
+) -> tuple[list[FineTuneCheckpoint], bool]:
+    """The latest step first, past the checkpoint `after`."""
+    return await page_after(
+        session,
+        select(FineTuneCheckpoint).where(FineTuneCheckpoint.job_id == job_id),
+        keys=[FineTuneCheckpoint.step, FineTuneCheckpoint.id],
+        after=(after.step, after.id) if after else None,
+        limit=limit,
+    )

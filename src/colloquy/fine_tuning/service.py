@@ -2,7 +2,7 @@
 and finding the jobs a dead process left running."""
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,14 @@ from colloquy.datasets.errors import DatasetFileMissing, DatasetInUse
 from colloquy.datasets.models import Dataset
 from colloquy.datasets.storage import Storage
 from colloquy.fine_tuning import repository
-from colloquy.fine_tuning.errors import JobFinished, JobNotFound, ModelNotTrainable, TooManyJobs
+from colloquy.fine_tuning.errors import (
+    CheckpointNotFound,
+    EventNotFound,
+    JobFinished,
+    JobNotFound,
+    ModelNotTrainable,
+    TooManyJobs,
+)
 from colloquy.fine_tuning.models import (
     ACTIVE,
     EventLevel,
@@ -171,6 +178,52 @@ async def list_checkpoints(
     return await repository.list_checkpoints(session, job_id=job.id, page=page)
 
 
+async def list_jobs_after(
+    session: AsyncSession, *, owner: User, after_id: uuid.UUID | None, limit: int
+) -> tuple[list[FineTuneJob], bool]:
+    """Up to `limit` of the caller's jobs, newest first, past the job `after_id` (which must be
+    theirs); and whether more follow."""
+    after = await get_job(session, owner=owner, job_id=after_id) if after_id else None
+    return await repository.list_jobs_after(session, owner_id=owner.id, after=after, limit=limit)
+
+
+async def list_events_before(
+    session: AsyncSession, *, job: FineTuneJob, after_id: uuid.UUID | None, limit: int
+) -> tuple[list[FineTuneEvent], bool]:
+    """Up to `limit` of the job's events, newest first, older than the event `after_id`."""
+    before = None
+    if after_id is not None:
+        event = await repository.get_event(session, job_id=job.id, event_id=after_id)
+        if event is None:
+            raise EventNotFound
+        before = event.seq
+    return await repository.list_events_before(session, job_id=job.id, before=before, limit=limit)
+
+
+async def list_checkpoints_after(
+    session: AsyncSession, *, job: FineTuneJob, after_id: uuid.UUID | None, limit: int
+) -> tuple[list[FineTuneCheckpoint], bool]:
+    """Up to `limit` of the job's checkpoints, latest step first, past the checkpoint
+    `after_id`."""
+    after = None
+    if after_id is not None:
+        after = await repository.get_checkpoint(session, job_id=job.id, checkpoint_id=after_id)
+        if after is None:
+            raise CheckpointNotFound
+    return await repository.list_checkpoints_after(session, job_id=job.id, after=after, limit=limit)
+
+
+async def model_names(
+    session: AsyncSession, model_ids: Iterable[uuid.UUID | None]
+) -> dict[uuid.UUID, str]:
+    """The names of the models jobs refer to (their base and fine-tuned models), by id."""
+    names: dict[uuid.UUID, str] = {}
+    for model_id in model_ids:
+        if model_id is not None and model_id not in names:
+            names[model_id] = (await llm.get_any_model(session, str(model_id))).name
+    return names
+
+
 async def cancel_job(session: AsyncSession, *, job: FineTuneJob) -> FineTuneJob:
     """A job that has not started is cancelled at once; a running one is asked to stop (its
     runner finishes the cancel). A finished job is JobFinished (409)."""
@@ -304,10 +357,9 @@ async def submit_job(
 async def request_cancel(
     database: Database, *, signal: Signal, owner: User, job_id: uuid.UUID
 ) -> FineTuneJob:
-    """`cancel_job` in a transaction of its own; a running job's runner is told once the
-    request is committed."""
+    """`cancel_job` in a transaction of its own; the runner is told once the request is
+    committed (to stop a running job, or drop a queued one it still holds)."""
     async with transaction(database) as session:
         job = await cancel_job(session, job=await get_job(session, owner=owner, job_id=job_id))
-    if job.status is JobStatus.RUNNING:
-        await signal(job.id)
+    await signal(job.id)
     return job

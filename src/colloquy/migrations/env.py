@@ -1,6 +1,7 @@
 """Alembic environment: runs migrations on the app's own async engine for the configured URL."""
 
 import asyncio
+from typing import Any
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -13,12 +14,18 @@ config = context.config
 target_metadata = Base.metadata
 
 
+def _include_name(name: str | None, type_: str, _parents: Any) -> bool:
+    """SAQ keeps its own tables (saq_*) in the database when it queues jobs there."""
+    return not (type_ == "table" and name is not None and name.startswith("saq_"))
+
+
 def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=_include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

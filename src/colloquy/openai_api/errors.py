@@ -3,13 +3,27 @@
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from colloquy.core.errors import AppError, QuotaExceeded
+from colloquy.core.errors import AppError, NotFound, QuotaExceeded
+from colloquy.datasets.errors import DatasetInvalid
 
 ERROR_TYPES = {
     401: "authentication_error",
     403: "permission_error",
     429: "rate_limit_error",
 }
+# How many of a file's problems an error message lists.
+LISTED_PROBLEMS = 5
+
+
+class FileNotFound(NotFound):
+    """A file id that is not one of the caller's files; `param` says which field named it."""
+
+    code = "file_not_found"
+    default_detail = "No such file."
+
+    def __init__(self, file_id: str, *, param: str | None = None) -> None:
+        errors = [{"loc": ["body", param], "msg": "No such file."}] if param else []
+        super().__init__(f"No such file: {file_id!r}.", extra={"errors": errors})
 
 
 def error_type(status: int) -> str:
@@ -70,4 +84,17 @@ def app_error_body(exc: AppError) -> tuple[int, dict[str, Any]]:
     errors = exc.extra.get("errors")
     if isinstance(errors, list) and errors:
         _, param = validation_message(errors)
+    if isinstance(exc, DatasetInvalid):
+        message = dataset_problems(exc)
     return status, error_body(status, message, code=code, param=param)
+
+
+def dataset_problems(exc: DatasetInvalid) -> str:
+    """The file's first problems, each with its line: OpenAI's errors have no `errors` list."""
+    errors = exc.extra.get("errors") or []
+    count = exc.extra.get("error_count", len(errors))
+    listed = "; ".join(
+        f"line {error['line']}: {error['msg']}" if error.get("line") else str(error.get("msg"))
+        for error in errors[:LISTED_PROBLEMS]
+    )
+    return f"{DatasetInvalid.default_detail} {count} problem(s): {listed}."
