@@ -32,6 +32,7 @@ MESSAGE_FIELDS = {
     "output_tokens",
     "cached_tokens",
     "reasoning_tokens",
+    "rating",
     "tokens_estimated",
     "finish_reason",
     "error",

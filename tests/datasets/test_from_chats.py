@@ -166,7 +166,7 @@ async def test_too_few_chats_is_422(client: httpx.AsyncClient) -> None:
         {"name": "x", "chat_ids": []},
         {"name": "", "chat_ids": ["00000000-0000-0000-0000-000000000000"]},
         {"name": "x", "chat_ids": ["nope"]},
-        {"name": "x", "chat_ids": ["00000000-0000-0000-0000-000000000000"], "only_rated": True},
+        {"name": "x", "chat_ids": ["00000000-0000-0000-0000-000000000000"], "only_rated": "maybe"},
     ],
 )
 async def test_bad_bodies_are_422(client: httpx.AsyncClient, body: dict[str, Any]) -> None:
@@ -191,3 +191,67 @@ async def test_without_authentication_is_401(client: httpx.AsyncClient) -> None:
         FROM_CHATS, json={"name": "x", "chat_ids": ["00000000-0000-0000-0000-000000000000"]}
     )
     assert_problem(response, 401)
+
+
+async def _rate(
+    client: httpx.AsyncClient, account: Account, chat_id: str, message_id: str, rating: int | None
+) -> None:
+    response = await client.patch(
+        chat_url(chat_id, "messages", message_id), json={"rating": rating}, headers=account.headers
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["rating"] == rating
+
+
+async def test_only_rated_learns_the_good_replies_and_skips_unrated_chats(
+    client: httpx.AsyncClient,
+) -> None:
+    account = await make_account(client)
+    rated = await make_chat(client, account)
+    first = (await send(client, account, rated["id"], "one"))["assistant_message"]
+    second = (await send(client, account, rated["id"], "two"))["assistant_message"]
+    (await send(client, account, rated["id"], "three"))["assistant_message"]
+    await _rate(client, account, rated["id"], first["id"], -1)
+    await _rate(client, account, rated["id"], second["id"], 1)
+    also_rated = await make_chat(client, account)
+    good = (await send(client, account, also_rated["id"], "four"))["assistant_message"]
+    await _rate(client, account, also_rated["id"], good["id"], 1)
+    unrated = await _talked_chat(client, account, "five")
+
+    response = await client.post(
+        FROM_CHATS,
+        json={
+            "name": "Good replies",
+            "chat_ids": [rated["id"], unrated, also_rated["id"]],
+            "only_rated": True,
+        },
+        headers=account.headers,
+    )
+
+    assert response.status_code == 201, response.text
+    assert response.json()["n_examples"] == 2
+    items = await _preview(client, account, response.json()["id"])
+    # The example ends at the last good reply; the bad one stays as context, not learned.
+    assert [(m["role"], m["weight"]) for m in items[0]["messages"]] == [
+        ("user", None),
+        ("assistant", 0),
+        ("user", None),
+        ("assistant", 1),
+    ]
+    assert items[1]["messages"][0]["content"] == "four"
+
+
+async def test_only_rated_without_good_replies_names_the_chats(
+    client: httpx.AsyncClient,
+) -> None:
+    account = await make_account(client)
+    chat_ids = [await _talked_chat(client, account, "unrated") for _ in range(2)]
+
+    response = await client.post(
+        FROM_CHATS,
+        json={"name": "Nothing good", "chat_ids": chat_ids, "only_rated": True},
+        headers=account.headers,
+    )
+
+    body = assert_problem(response, 422, "invalid_dataset")
+    assert "at least 2 are needed" in body["errors"][0]["msg"]

@@ -125,10 +125,10 @@ async def test_token_expiry_closes_4401(serve: Serve) -> None:
 async def test_new_auth_frame_extends_the_socket(serve: Serve) -> None:
     async with serve() as live:
         account = await make_account(live.http)
-        async with open_socket(live, token=short_token(live, account, 2)) as ws:
+        async with open_socket(live, token=short_token(live, account, 5)) as ws:
             assert await receive(ws) == {"type": "ready"}
             await send(ws, {"type": "auth", "token": account.access_token})
-            await anyio.sleep(2.5)
+            await anyio.sleep(5.5)
             await send(ws, {"type": "ping", "ref": 7})
             assert await receive(ws) == {"type": "pong", "ref": 7}
 

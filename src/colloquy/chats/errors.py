@@ -36,3 +36,12 @@ class NotAUserMessage(ValidationFailed):
     def __init__(self, detail: str | None = None) -> None:
         detail = detail or self.default_detail
         super().__init__(detail, errors=[{"loc": ["path", "message_id"], "msg": detail}])
+
+
+class NotAnAssistantMessage(ValidationFailed):
+    code = "not_an_assistant_message"
+    default_detail = "Only a reply can be rated."
+
+    def __init__(self, detail: str | None = None) -> None:
+        detail = detail or self.default_detail
+        super().__init__(detail, errors=[{"loc": ["path", "message_id"], "msg": detail}])

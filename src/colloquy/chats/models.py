@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from colloquy.core.database import (
@@ -89,6 +89,8 @@ class Message(IdMixin, Base):
     tokens_estimated: Mapped[bool] = mapped_column(default=False)
     finish_reason: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
+    # The user's verdict on a reply: 1 good, -1 bad, null unrated.
+    rating: Mapped[int | None] = mapped_column(SmallInteger)
     context_included: Mapped[int | None] = mapped_column(Integer)
     context_dropped: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

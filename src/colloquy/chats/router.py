@@ -20,6 +20,7 @@ from colloquy.chats.errors import (
     ContextTooLong,
     GenerationInProgress,
     MessageNotFound,
+    NotAnAssistantMessage,
     NotAUserMessage,
 )
 from colloquy.chats.generation import Generation, GenerationManager
@@ -31,6 +32,7 @@ from colloquy.chats.schemas import (
     Exchange,
     MessageEdit,
     MessagePage,
+    MessageRating,
     MessageRead,
     MessageRegenerate,
     MessageSend,
@@ -154,6 +156,19 @@ async def list_messages(
 async def get_message(message_id: uuid.UUID, chat: OwnedChat, session: SessionDep) -> MessageRead:
     """One message, with its siblings' ids."""
     return await chats.get_message(session, chat=chat, message_id=message_id)
+
+
+@router.patch(
+    "/{chat_id}/messages/{message_id}",
+    responses=responses(*ERRORS, MessageNotFound, NotAnAssistantMessage),
+)
+async def rate_message(
+    message_id: uuid.UUID, payload: MessageRating, chat: OwnedChat, session: SessionDep
+) -> MessageRead:
+    """Rate a reply: 1 good, -1 bad, null to clear."""
+    return await chats.rate_message(
+        session, chat=chat, message_id=message_id, rating=payload.rating
+    )
 
 
 @router.delete(

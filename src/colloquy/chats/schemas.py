@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -109,9 +109,17 @@ class MessageRead(BaseModel):
     tokens_estimated: bool
     finish_reason: str | None
     error: str | None
+    rating: int | None = None
     context: ContextStats | None = None
     sibling_ids: list[uuid.UUID] = Field(default_factory=list)
     created_at: datetime
+
+
+class MessageRating(Strict):
+    rating: Literal[1, -1] | None = Field(
+        description="1 for a good reply, -1 for a bad one, null to clear; datasets built from "
+        "chats can keep only the replies rated 1."
+    )
 
 
 class MessagePage(BaseModel):

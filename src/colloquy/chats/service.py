@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from colloquy.accounts.models import User
 from colloquy.agents import service as agents
 from colloquy.chats import repository
-from colloquy.chats.errors import ChatNotFound, MessageNotFound
-from colloquy.chats.models import Chat, Message
+from colloquy.chats.errors import ChatNotFound, MessageNotFound, NotAnAssistantMessage
+from colloquy.chats.models import Chat, Message, MessageRole
 from colloquy.chats.repository import ChatRow
 from colloquy.chats.schemas import (
     ChatCreate,
@@ -248,6 +248,20 @@ async def get_message(session: AsyncSession, *, chat: Chat, message_id: uuid.UUI
     message = await repository.get_message(session, chat_id=chat.id, message_id=message_id)
     if message is None:
         raise MessageNotFound
+    return (await _with_siblings(session, chat=chat, messages=[message]))[0]
+
+
+async def rate_message(
+    session: AsyncSession, *, chat: Chat, message_id: uuid.UUID, rating: int | None
+) -> MessageRead:
+    """Record the user's verdict on a reply (1 good, -1 bad, None unrated)."""
+    message = await repository.get_message(session, chat_id=chat.id, message_id=message_id)
+    if message is None:
+        raise MessageNotFound
+    if message.role is not MessageRole.ASSISTANT:
+        raise NotAnAssistantMessage
+    message.rating = rating
+    await session.flush()
     return (await _with_siblings(session, chat=chat, messages=[message]))[0]
 
 

@@ -25,23 +25,39 @@ async def _instructions(session: AsyncSession, *, owner: User, chat: Chat) -> st
     return agent.instructions.strip()
 
 
+GOOD = 1
+
+
 async def chat_example(
-    session: AsyncSession, *, owner: User, chat: Chat, include_system: bool
-) -> dict[str, Any]:
+    session: AsyncSession, *, owner: User, chat: Chat, include_system: bool, only_rated: bool
+) -> dict[str, Any] | None:
     """The finished user and assistant turns of the active branch, in order; the agent's
-    instructions first when asked. Failed or interrupted replies are left out."""
-    messages: list[dict[str, str]] = []
+    instructions first when asked. Failed or interrupted replies are left out. With
+    `only_rated`, replies not rated good are kept as context with weight 0, and the example
+    ends at the last good one (None when there is none)."""
+    messages: list[dict[str, Any]] = []
     if include_system and (instructions := await _instructions(session, owner=owner, chat=chat)):
         messages.append({"role": "system", "content": instructions})
     for message in await chats.branch_messages(session, chat=chat):
         if message.role is MessageRole.SYSTEM or message.status is not MessageStatus.COMPLETE:
             continue
         if message.content.strip():
-            messages.append({"role": message.role.value, "content": message.content})
-    # A question left without an answer teaches nothing.
-    while messages and messages[-1]["role"] != MessageRole.ASSISTANT.value:
+            entry: dict[str, Any] = {"role": message.role.value, "content": message.content}
+            if only_rated and message.role is MessageRole.ASSISTANT:
+                entry["weight"] = 1 if message.rating == GOOD else 0
+            messages.append(entry)
+    # A question left without an answer (or, with only_rated, without a good one) teaches nothing.
+    while messages and not _learned(messages[-1], only_rated=only_rated):
         messages.pop()
+    if only_rated and not messages:
+        return None
     return {"messages": messages}
+
+
+def _learned(message: dict[str, Any], *, only_rated: bool) -> bool:
+    if message["role"] != MessageRole.ASSISTANT.value:
+        return False
+    return not only_rated or message.get("weight") == 1
 
 
 def _naming_chats(exc: DatasetInvalid, chat_ids: list[uuid.UUID]) -> DatasetInvalid:
@@ -69,10 +85,15 @@ async def create_dataset_from_chats(
     async with datasets.ingest(storage, settings) as ingestion:
         for chat in owned:
             example = await chat_example(
-                session, owner=owner, chat=chat, include_system=data.include_system
+                session,
+                owner=owner,
+                chat=chat,
+                include_system=data.include_system,
+                only_rated=data.only_rated,
             )
-            line = json.dumps(example, ensure_ascii=False) + "\n"
-            await ingestion.write(line.encode())
+            # A chat left out still takes its line (a blank one), so errors name the right chat.
+            line = json.dumps(example, ensure_ascii=False) if example is not None else ""
+            await ingestion.write(f"{line}\n".encode())
         try:
             await ingestion.finish()
         except DatasetInvalid as exc:

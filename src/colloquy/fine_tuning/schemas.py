@@ -20,6 +20,11 @@ class DatasetFromChats(Strict):
     include_system: bool = Field(
         default=False, description="Start each example with the chat agent's instructions."
     )
+    only_rated: bool = Field(
+        default=False,
+        description="Learn only the replies you rated 1: the others stay as context with "
+        "weight 0, each example ends at its last such reply, and a chat without one is left out.",
+    )
 
 
 Suffix = Annotated[
