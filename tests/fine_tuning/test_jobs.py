@@ -34,11 +34,17 @@ class HeldRunner:
 
     enqueued: list[uuid.UUID] = field(default_factory=list)
     cancelled: list[uuid.UUID] = field(default_factory=list)
+    # Set to make the queue unreachable, as a broker outage would.
+    down: bool = False
 
     async def enqueue(self, job_id: uuid.UUID) -> None:
+        if self.down:
+            raise ConnectionError("the queue is unreachable")
         self.enqueued.append(job_id)
 
     async def cancel(self, job_id: uuid.UUID) -> None:
+        if self.down:
+            raise ConnectionError("the queue is unreachable")
         self.cancelled.append(job_id)
 
 
@@ -156,6 +162,20 @@ async def test_create_queues_the_job_with_defaults_resolved(
     assert [event["kind"] for event in listed] == ["created", "validated", "queued"]
     assert [event["seq"] for event in listed] == [1, 2, 3]
     assert listed[1]["data"]["training_examples"] == 10
+
+
+async def test_a_queue_outage_after_the_commit_still_answers_with_the_job(
+    client: httpx.AsyncClient, setup: Setup, runner: HeldRunner
+) -> None:
+    runner.down = True
+
+    job = await make_job(client, setup)
+    cancelled = await client.post(job_url(job["id"], "cancel"), headers=setup.account.headers)
+
+    # Both are committed; the runner's recovery sends the job (or the cancel) again later.
+    assert job["status"] == "queued"
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"
 
 
 async def test_the_model_may_be_named_and_a_validation_set_given(

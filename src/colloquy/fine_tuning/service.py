@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from colloquy.accounts.models import User
@@ -40,6 +41,8 @@ from colloquy.llm import service as llm
 from colloquy.llm.config import ProviderKind, load_provider_configs
 from colloquy.llm.models import Model
 from colloquy.llm.providers.local import resolve_checkpoint
+
+log = structlog.get_logger("colloquy.fine_tuning")
 
 WORKER_LOST = "worker_lost"
 FOLLOW_POLL_SECONDS = 0.5
@@ -350,8 +353,17 @@ async def submit_job(
     """`create_job` in a transaction of its own, sent to the runner only once it committed."""
     async with transaction(database) as session:
         job = await create_job(session, owner=owner, data=data, settings=settings, storage=storage)
-    await enqueue(job.id)
+    await _tell_runner(enqueue, job.id, "job_enqueue_failed")
     return job
+
+
+async def _tell_runner(call: Enqueue | Signal, job_id: uuid.UUID, event: str) -> None:
+    """The row is committed and is what counts: when the queue cannot be told now, the runner's
+    recovery (at start-up, and every minute with workers) finds the job in the table."""
+    try:
+        await call(job_id)
+    except Exception:
+        log.warning(event, job_id=str(job_id), exc_info=True)
 
 
 async def request_cancel(
@@ -361,5 +373,5 @@ async def request_cancel(
     committed (to stop a running job, or drop a queued one it still holds)."""
     async with transaction(database) as session:
         job = await cancel_job(session, job=await get_job(session, owner=owner, job_id=job_id))
-    await signal(job.id)
+    await _tell_runner(signal, job.id, "job_cancel_signal_failed")
     return job
