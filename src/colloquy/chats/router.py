@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
@@ -24,7 +25,6 @@ from colloquy.chats.errors import (
     NotAUserMessage,
 )
 from colloquy.chats.generation import Generation, GenerationManager
-from colloquy.chats.models import Chat
 from colloquy.chats.schemas import (
     ChatCreate,
     ChatRead,
@@ -181,7 +181,8 @@ async def delete_message(message_id: uuid.UUID, chat: OwnedChat, session: Sessio
     await chats.delete_message(session, chat=chat, message_id=message_id)
 
 
-Prepare = Callable[[AsyncSession, Chat, turns.Meter], Awaitable[turns.TurnPlan]]
+# A turns.prepare_* function with the route's own arguments bound (functools.partial).
+Prepare = Callable[..., Awaitable[turns.TurnPlan]]
 
 
 async def _turn(
@@ -199,7 +200,7 @@ async def _turn(
 
     async def run(session: AsyncSession) -> turns.TurnPlan:
         chat = await chats.get_chat(session, owner=caller.user, chat_id=chat_id)
-        return await prepare(session, chat, meter)
+        return await prepare(session, user=caller.user, chat=chat, settings=settings, meter=meter)
 
     generation = await generations.start(run)
     response = event_stream(generations.follow(generation)) if stream else await _answer(generation)
@@ -243,19 +244,7 @@ async def send_message(
 ) -> Response:
     """Send a message and get the reply: 201 with both messages, or with `stream: true` the
     reply as server-sent events while it is generated."""
-    overrides = _overrides(payload)
-
-    async def prepare(session: AsyncSession, chat: Chat, meter: turns.Meter) -> turns.TurnPlan:
-        return await turns.prepare_send(
-            session,
-            user=caller.user,
-            chat=chat,
-            content=payload.content,
-            overrides=overrides,
-            settings=settings,
-            meter=meter,
-        )
-
+    prepare = partial(turns.prepare_send, content=payload.content, overrides=_overrides(payload))
     return await _turn(
         generations,
         caller=caller,
@@ -281,19 +270,9 @@ async def regenerate_message(
     settings: SettingsDep,
 ) -> Response:
     """Generate another reply beside this one; both stay, as siblings."""
-    overrides = _overrides(payload)
-
-    async def prepare(session: AsyncSession, chat: Chat, meter: turns.Meter) -> turns.TurnPlan:
-        return await turns.prepare_regenerate(
-            session,
-            user=caller.user,
-            chat=chat,
-            message_id=message_id,
-            overrides=overrides,
-            settings=settings,
-            meter=meter,
-        )
-
+    prepare = partial(
+        turns.prepare_regenerate, message_id=message_id, overrides=_overrides(payload)
+    )
     return await _turn(
         generations,
         caller=caller,
@@ -320,17 +299,7 @@ async def edit_message(
 ) -> Response:
     """Send an edited version of a user message: a sibling of it, with a new reply."""
 
-    async def prepare(session: AsyncSession, chat: Chat, meter: turns.Meter) -> turns.TurnPlan:
-        return await turns.prepare_edit(
-            session,
-            user=caller.user,
-            chat=chat,
-            message_id=message_id,
-            content=payload.content,
-            settings=settings,
-            meter=meter,
-        )
-
+    prepare = partial(turns.prepare_edit, message_id=message_id, content=payload.content)
     return await _turn(
         generations,
         caller=caller,
